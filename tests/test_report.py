@@ -1,0 +1,226 @@
+"""Report: the numbers of a scripted run, as JSON and as text, and of a fresh database."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from sqlite_utils import Database
+
+from tests.conftest import words
+from tests.fakeserver import Reply
+
+P1, P2, P3, P4 = words(12, "p1"), words(10, "p2"), words(10, "s"), words(11, "p4")
+
+
+def usage(prompt: int, completion: int) -> dict[str, int]:
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": 0}
+
+
+@pytest.fixture
+def scripted(cli, fake, tmp_path):
+    """One run over 5 paragraphs: 1 filtered, 2 succeeded, 1 skipped, 1 left pending by --limit."""
+    source = tmp_path / "report.txt"
+    source.write_text(f"Chapter One.\n\n{P1}\n\n{P2}\n\n{P3}\n\n{P4}\n", encoding="utf-8")
+    assert cli("ingest", source).exit_code == 0
+    fake.enqueue(
+        # P1: a server error, retried at once (--backoff 0), then accepted
+        Reply.error(500, "model crashed"),
+        Reply(content=words(12, "a"), usage=usage(100, 12)),
+        # P2: too short, then accepted
+        Reply(content="short answer", usage=usage(90, 2)),
+        Reply(content=words(10, "b"), usage=usage(90, 10)),
+        # P3: too short twice: skipped after --max-attempts 2
+        Reply(content="nope", usage=usage(95, 1)),
+        Reply(content="still too short", usage=usage(95, 3)),
+    )
+    result = cli(
+        "run",
+        "--base-url",
+        fake.base_url,
+        "--concurrency",
+        "1",
+        "--backoff",
+        "0",
+        "--max-attempts",
+        "2",
+        "--limit",
+        "3",
+        "-q",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert len(fake.requests) == 6
+    return source
+
+
+def report_json(cli) -> dict:
+    result = cli("report", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    data = json.loads(result.stdout)  # exactly one JSON document: extra data would raise
+    assert isinstance(data, dict)
+    return data
+
+
+def assert_consistent(data: dict) -> None:
+    p, a = data["paragraphs"], data["attempts"]
+    assert p["total"] == p["filtered"] + p["eligible"]
+    assert p["eligible"] == p["pending"] + p["succeeded"] + p["skipped"]
+    assert a["total"] == a["accepted"] + a["rejected"] + a["failed"]
+    assert sum(data["rejection_reasons"].values()) == a["rejected"]
+    assert sum(data["skipped_reasons"].values()) == p["skipped"]
+
+
+def test_json_report_of_a_scripted_run(cli, scripted, db_path):
+    data = report_json(cli)
+    assert {
+        "paragraphs",
+        "skipped_reasons",
+        "attempts",
+        "rejection_reasons",
+        "tokens",
+        "runs",
+    } <= set(data)
+    assert data["paragraphs"] == {
+        "total": 5,
+        "filtered": 1,
+        "eligible": 4,
+        "pending": 1,
+        "succeeded": 2,
+        "skipped": 1,
+    }
+    assert data["skipped_reasons"] == {"too_short": 1}
+    assert data["attempts"] == {"total": 6, "accepted": 2, "rejected": 3, "failed": 1}
+    assert data["rejection_reasons"] == {"too_short": 3}
+    assert data["failure_reasons"] == {"http_500": 1}
+    assert data["retries"] == 2
+    assert data["attempts_per_paragraph"] == {"1": 1, "2": 2}
+    # Failed attempts carry no usage; the scripted usage of the others adds up to this.
+    assert data["tokens"] == {"prompt": 100 + 90 + 90 + 95 + 95, "completion": 12 + 2 + 10 + 1 + 3}
+    assert_consistent(data)
+
+    [run] = data["runs"]
+    assert {
+        k: run[k]
+        for k in ("id", "status", "model", "attempts", "accepted", "rejected", "failed", "message")
+    } == {
+        "id": 1,
+        "status": "completed",
+        "model": "fake-model",
+        "attempts": 6,
+        "accepted": 2,
+        "rejected": 3,
+        "failed": 1,
+        "message": None,
+    }
+    assert run["started_at"] <= run["ended_at"]
+    assert data["sources"] == [
+        {
+            "id": 1,
+            "name": "report.txt",
+            "path": str(scripted.resolve()),
+            "paragraphs": 5,
+            "succeeded": 2,
+        }
+    ]
+    [skipped] = data["skipped"]
+    assert {k: skipped[k] for k in ("source", "position", "reason", "detail", "text")} == {
+        "source": "report.txt",
+        "position": 4,
+        "reason": "too_short",
+        "detail": "3 words, fewer than 8 (0.8 × 10)",
+        "text": P3,
+    }
+
+    # The report's numbers are the database's.
+    db = Database(db_path)
+    assert db.execute("SELECT count(*) FROM attempts").fetchone()[0] == 6
+    assert (
+        db.execute(
+            "SELECT count(*) FROM paragraphs WHERE status = 'skipped' AND skip_reason = 'too_short'"
+        ).fetchone()[0]
+        == 1
+    )
+
+
+def test_text_report_of_a_scripted_run(cli, scripted):
+    result = cli("report")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    patterns = [
+        "Paragraphs        5",
+        "  filtered        1  (too short to send)",
+        "  eligible        4",
+        "    succeeded     2",
+        "    skipped       1",
+        "    pending       1",
+        "Attempts          6  accepted 2 · rejected 3 · failed 1",
+        "Retries           2  (answers asked for again after a rejection)",
+        re.compile(r"Tokens      prompt 470 · completion 28( · mean latency \d+\.\d\d s)?"),
+        "Rejection reasons",
+        "  too_short                   3",
+        "Failure reasons",
+        "  http_500                    1",
+        "Skipped paragraphs by reason",
+        "  too_short                   1",
+        "Answers per finished paragraph  1: 1 · 2: 2",
+        "Runs",
+        re.compile(
+            r"  #1 \d{4}-\d\d-\d\d \d\d:\d\d:\d\d completed   fake-model  6 attempts \(2 accepted\)"
+        ),
+        "Skipped",
+        f"  report.txt ¶4 too_short: 3 words, fewer than 8 (0.8 × 10)  '{P3}'",
+    ]
+    assert len(lines) == len(patterns), result.stdout
+    for line, pattern in zip(lines, patterns):
+        if isinstance(pattern, str):
+            assert line == pattern
+        else:
+            assert pattern.fullmatch(line), line
+
+
+def test_report_after_ingest_only(cli, book):
+    assert cli("ingest", book).exit_code == 0
+    data = report_json(cli)
+    assert data["paragraphs"] == {
+        "total": 4,
+        "filtered": 1,
+        "eligible": 3,
+        "pending": 3,
+        "succeeded": 0,
+        "skipped": 0,
+    }
+    assert data["skipped_reasons"] == {}
+    assert data["attempts"] == {"total": 0, "accepted": 0, "rejected": 0, "failed": 0}
+    assert data["rejection_reasons"] == {}
+    assert data["tokens"] == {"prompt": 0, "completion": 0}
+    assert data["runs"] == []
+    assert data["skipped"] == []
+    assert_consistent(data)
+
+    text = cli("report")
+    assert text.exit_code == 0
+    assert text.stdout == (
+        "Paragraphs        4\n"
+        "  filtered        1  (too short to send)\n"
+        "  eligible        3\n"
+        "    succeeded     0\n"
+        "    skipped       0\n"
+        "    pending       3\n"
+        "Attempts          0  accepted 0 · rejected 0 · failed 0\n"
+        "Retries           0  (answers asked for again after a rejection)\n"
+        "Tokens      prompt 0 · completion 0\n"
+    )
+
+
+def test_report_does_not_write_to_the_database(cli, book, db_path):
+    import gc
+
+    assert cli("ingest", book).exit_code == 0
+    gc.collect()
+    before = db_path.read_bytes()
+    assert cli("report", "--json").exit_code == 0
+    assert cli("report").exit_code == 0
+    gc.collect()
+    assert db_path.read_bytes() == before

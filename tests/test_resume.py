@@ -1,0 +1,115 @@
+"""Kill a real `workbench run` process mid-run and run it again: nothing lost, nothing repeated."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from tests.conftest import words
+from tests.fakeserver import FakeServer
+
+PARAGRAPHS = [words(12, f"p{i}_") for i in range(30)]
+
+
+def start_run(base_url: str, db_path: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "workbench",
+            "run",
+            "--base-url",
+            base_url,
+            "--concurrency",
+            "2",
+            "--db",
+            str(db_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def wait_for_attempts(db_path: Path, count: int, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        with Database(db_path) as db:
+            if db["attempts"].count >= count:
+                return
+        time.sleep(0.02)
+    raise AssertionError("the run made no progress")
+
+
+def succeeded_texts(db_path: Path) -> set[str]:
+    with Database(db_path) as db:
+        return {
+            r["text"] for r in db.query("SELECT text FROM paragraphs WHERE status = 'succeeded'")
+        }
+
+
+def ingest(cli, tmp_path: Path) -> None:
+    source = tmp_path / "book.txt"
+    source.write_text("\n\n".join(PARAGRAPHS), encoding="utf-8")
+    assert cli("ingest", source).exit_code == 0
+
+
+def check_finished(db_path: Path) -> None:
+    with Database(db_path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert {r["status"] for r in db.query("SELECT status FROM paragraphs")} == {"succeeded"}
+        per_paragraph = db.execute(
+            "SELECT count(*) FROM attempts WHERE outcome = 'accepted' GROUP BY paragraph_id"
+        ).fetchall()
+        assert len(per_paragraph) == len(PARAGRAPHS)
+        assert {n for (n,) in per_paragraph} == {1}
+
+
+def test_sigkill_mid_run_then_resume(cli, tmp_path, db_path):
+    ingest(cli, tmp_path)
+    with FakeServer(latency=0.05, slots=2) as server:
+        process = start_run(server.base_url, db_path)
+        wait_for_attempts(db_path, 8, process)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        done_before = succeeded_texts(db_path)
+        sent_before = len(server.requests)
+        assert 8 <= len(done_before) < len(PARAGRAPHS)
+        with Database(db_path) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            assert next(db.query("SELECT status FROM runs"))["status"] == "running"
+
+        result = cli("run", "--base-url", server.base_url, "-q")
+        assert result.exit_code == 0, result.stderr
+        resent = {b["messages"][1]["content"] for b in server.requests[sent_before:]}
+        assert not resent & done_before  # a finished paragraph is never sent again
+    check_finished(db_path)
+    with Database(db_path) as db:
+        runs = list(db.query("SELECT status, message FROM runs ORDER BY id"))
+    assert [r["status"] for r in runs] == ["interrupted", "completed"]
+    assert "killed" in runs[0]["message"]
+
+
+def test_ctrl_c_marks_the_run_interrupted_and_resumes(cli, tmp_path, db_path):
+    ingest(cli, tmp_path)
+    with FakeServer(latency=0.05, slots=2) as server:
+        process = start_run(server.base_url, db_path)
+        wait_for_attempts(db_path, 4, process)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=20)
+        assert process.returncode == 130
+        assert "Interrupted: finished attempts are saved; run again to resume." in stderr
+        assert "Traceback" not in stderr
+        with Database(db_path) as db:
+            run = next(db.query("SELECT status, ended_at FROM runs"))
+        assert run["status"] == "interrupted" and run["ended_at"]
+        assert cli("run", "--base-url", server.base_url, "-q").exit_code == 0
+    check_finished(db_path)

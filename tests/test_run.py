@@ -1,0 +1,558 @@
+"""`workbench run` against the fake server: requests, retries, budgets, concurrency, errors."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from tests.conftest import words
+from tests.fakeserver import FakeServer, Reply
+from workbench.run import DEFAULT_SYSTEM_PROMPT, RunSettings
+
+NOTEBOOK_PROMPT = (
+    "You are an expert novelist. Paraphrase the given text in your own words, refining the prose "
+    "and making it a bit richer. Don't write additional story or meaning, keep the original "
+    "meaning and form. The response should contain only one paragraph. Keep a similar length in "
+    "your output to the original, not more than 50% difference, and shouldn't be shorter than "
+    "the original text."
+)
+
+
+def ingest_paragraphs(cli, tmp_path: Path, paragraphs: list[str], name: str = "src.txt") -> Path:
+    path = tmp_path / name
+    path.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    result = cli("ingest", path)
+    assert result.exit_code == 0, result.stderr
+    return path
+
+
+def run(cli, fake: FakeServer, *args: str):
+    return cli("run", "--base-url", fake.base_url, "-q", "--backoff", "0", *args)
+
+
+def attempts(db_path: Path) -> list[dict]:
+    return list(Database(db_path).query("SELECT * FROM attempts ORDER BY id"))
+
+
+def statuses(db_path: Path) -> dict[str, str]:
+    return {
+        row["text"]: row["status"]
+        for row in Database(db_path).query("SELECT text, status FROM paragraphs")
+    }
+
+
+def test_request_is_the_notebooks(cli, fake, tmp_path, db_path):
+    paragraph = words(12)
+    ingest_paragraphs(cli, tmp_path, [paragraph])
+    result = run(cli, fake)
+    assert result.exit_code == 0, result.stderr
+    (body,) = fake.requests
+    assert body["messages"] == [
+        {"role": "system", "content": NOTEBOOK_PROMPT},
+        {"role": "user", "content": paragraph},
+    ]
+    assert body["temperature"] == 0.9
+    assert body["model"] == "fake-model"  # the first model /models lists
+    assert DEFAULT_SYSTEM_PROMPT == NOTEBOOK_PROMPT
+
+
+def test_default_max_tokens_leaves_room_for_the_longest_accepted_answer(cli, fake, tmp_path):
+    ingest_paragraphs(cli, tmp_path, [words(10), words(100)])
+    run(cli, fake, "--concurrency", "1")
+    caps = [body["max_tokens"] for body in fake.requests]
+    # 2 × words may be accepted; at 2 tokens a word plus a margin, and no more.
+    assert caps == [2 * 10 * 2 + 32, 2 * 100 * 2 + 32]
+    assert RunSettings(max_tokens=0).request_body("m", "a b", 2).get("max_tokens") is None
+
+
+def test_options_reach_the_request(cli, fake, tmp_path):
+    fake.models = ("first", "second")
+    ingest_paragraphs(cli, tmp_path, [words(12)])
+    prompt_file = tmp_path / "prompt.txt"
+    prompt_file.write_text("Rewrite this.\n", encoding="utf-8")
+    result = run(
+        cli,
+        fake,
+        "--model",
+        "second",
+        "--temperature",
+        "0.3",
+        "--max-tokens",
+        "77",
+        "--system-prompt-file",
+        prompt_file,
+    )
+    assert result.exit_code == 0, result.stderr
+    (body,) = fake.requests
+    assert body["model"] == "second"
+    assert body["temperature"] == 0.3
+    assert body["max_tokens"] == 77
+    assert body["messages"][0] == {"role": "system", "content": "Rewrite this."}
+
+
+def test_system_prompt_option_and_model_from_environment(cli, fake, tmp_path, monkeypatch):
+    fake.models = ("a", "b")
+    monkeypatch.setenv("WORKBENCH_MODEL", "b")
+    monkeypatch.setenv("WORKBENCH_BASE_URL", fake.base_url)
+    ingest_paragraphs(cli, tmp_path, [words(12)])
+    result = cli("run", "-q", "--system-prompt", "Be brief.")
+    assert result.exit_code == 0, result.stderr
+    assert fake.requests[0]["model"] == "b"
+    assert fake.requests[0]["messages"][0]["content"] == "Be brief."
+
+
+def test_unknown_model_is_refused_before_any_request(cli, fake, tmp_path):
+    ingest_paragraphs(cli, tmp_path, [words(12)])
+    result = run(cli, fake, "--model", "nope")
+    assert result.exit_code == 3
+    assert result.stderr.strip() == (
+        f"Error: model 'nope' is not loaded at {fake.base_url}; it has: fake-model"
+    )
+    assert fake.requests == []
+
+
+def test_api_key_is_sent_but_never_stored(cli, fake, tmp_path, db_path, monkeypatch):
+    secret = "sk-test-very-secret-key"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    ingest_paragraphs(cli, tmp_path, [words(12)])
+    assert run(cli, fake).exit_code == 0
+    assert fake.headers[0]["Authorization"] == f"Bearer {secret}"
+    assert secret.encode() not in db_path.read_bytes()
+    for suffix in ("-wal", "-shm"):
+        wal = db_path.with_name(db_path.name + suffix)
+        if wal.exists():
+            assert secret.encode() not in wal.read_bytes()
+    result = cli("run", "--base-url", fake.base_url, "--api-key", secret, "-q")
+    assert secret not in result.stdout + result.stderr
+
+
+def test_every_attempt_is_recorded(cli, fake, tmp_path, db_path):
+    paragraph = words(10)
+    ingest_paragraphs(cli, tmp_path, [paragraph])
+    fake.enqueue(Reply("short", finish_reason="stop"), words(9, "new"))
+    assert run(cli, fake).exit_code == 0
+    first, second = attempts(db_path)
+    assert (first["attempt_number"], first["outcome"], first["reason"]) == (
+        1,
+        "rejected",
+        "too_short",
+    )
+    assert first["detail"] == "1 words, fewer than 8 (0.8 × 10)"
+    assert (second["attempt_number"], second["outcome"], second["reason"]) == (2, "accepted", None)
+    assert second["answer"] == words(9, "new")
+    assert json.loads(second["request"]) == fake.requests[1]
+    assert json.loads(second["response"])["choices"][0]["message"]["content"] == words(9, "new")
+    assert second["http_status"] == 200
+    assert second["finish_reason"] == "stop"
+    assert (second["prompt_tokens"], second["completion_tokens"]) == (
+        len(NOTEBOOK_PROMPT.split()) + 10,
+        9,
+    )
+    assert second["latency_s"] > 0
+    assert second["started_at"] <= second["finished_at"]
+    run_row = next(Database(db_path).query("SELECT * FROM runs"))
+    assert run_row["status"] == "completed"
+    assert run_row["model"] == "fake-model"
+    assert json.loads(run_row["settings"])["max_attempts"] == 5
+    assert "api_key" not in run_row["settings"]
+
+
+def test_raw_body_is_kept_exactly(cli, fake, tmp_path, db_path):
+    ingest_paragraphs(cli, tmp_path, [words(10)])
+    raw = (
+        '{"choices": [{"message": {"role": "assistant", "content": "  '
+        + words(10, "x")
+        + '  "}, "finish_reason": "stop"}],  "extra": {"server": "odd"}}'
+    )
+    fake.enqueue(Reply(body=raw))
+    assert run(cli, fake).exit_code == 0
+    (row,) = attempts(db_path)
+    assert row["response"] == raw
+    assert row["answer"] == words(10, "x")  # stripped
+    assert row["prompt_tokens"] is None  # no usage sent: stored as unknown
+    assert row["outcome"] == "accepted"
+
+
+def test_paragraph_is_skipped_after_max_attempts_with_its_reason(cli, fake, tmp_path, db_path):
+    ingest_paragraphs(cli, tmp_path, [words(10)])
+    fake.enqueue(*["Paraphrased Text: " + words(10)] * 4, words(30))
+    result = run(cli, fake)
+    assert result.exit_code == 0
+    assert [a["reason"] for a in attempts(db_path)] == ["banned_phrase"] * 4 + ["too_long"]
+    row = next(Database(db_path).query("SELECT status, skip_reason FROM paragraphs"))
+    assert row == {"status": "skipped", "skip_reason": "too_long"}
+    assert len(fake.requests) == 5
+    assert "0 succeeded, 1 skipped" in result.stdout
+
+
+def test_max_attempts_option(cli, fake, tmp_path, db_path):
+    ingest_paragraphs(cli, tmp_path, [words(10)])
+    fake.responder = lambda body, call: Reply("no")
+    assert run(cli, fake, "--max-attempts", "2").exit_code == 0
+    assert len(attempts(db_path)) == 2
+    assert statuses(db_path)[words(10)] == "skipped"
+
+
+def test_truncated_answers_are_rejected(cli, fake, tmp_path, db_path):
+    ingest_paragraphs(cli, tmp_path, [words(10)])
+    fake.enqueue(Reply(words(10, "x"), finish_reason="length"), words(10, "y"))
+    assert run(cli, fake).exit_code == 0
+    assert [a["reason"] for a in attempts(db_path)] == ["truncated", None]
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (Reply.error(500, "boom"), "http_500"),
+        (Reply.error(503, "loading model"), "http_503"),
+        (Reply.error(429, "slow down"), "http_429"),
+        (Reply(body="<html>not json</html>"), "bad_json"),
+        (Reply(body='{"choices": []}'), "bad_body"),
+        (Reply(drop=True), "connection_error"),
+    ],
+)
+def test_failed_requests_retry_without_using_validation_attempts(
+    cli, fake, tmp_path, db_path, reply, reason
+):
+    ingest_paragraphs(cli, tmp_path, [words(10)])
+    fake.enqueue(reply, reply, "bad", "bad", "bad", "bad", reply, words(10, "ok"))
+    result = run(cli, fake, "--max-attempts", "5")
+    assert result.exit_code == 0, result.stderr
+    rows = attempts(db_path)
+    assert [r["outcome"] for r in rows] == ["failed", "failed"] + ["rejected"] * 4 + [
+        "failed",
+        "accepted",
+    ]
+    assert rows[0]["reason"] == reason
+    assert [r["attempt_number"] for r in rows] == list(range(1, 9))
+    assert statuses(db_path)[words(10)] == "succeeded"
+
+
+def test_timeouts_are_retried(cli, fake, tmp_path, db_path):
+    ingest_paragraphs(cli, tmp_path, [words(10)])
+    fake.enqueue(Reply(delay=1.5), words(10, "ok"))
+    assert run(cli, fake, "--timeout", "0.3").exit_code == 0
+    rows = attempts(db_path)
+    assert [(r["outcome"], r["reason"]) for r in rows] == [
+        ("failed", "timeout"),
+        ("accepted", None),
+    ]
+    assert rows[0]["http_status"] is None
+
+
+def test_backoff_waits_grow_and_honour_retry_after():
+    from workbench.client import Completion
+    from workbench.retry import TransientFailure, transport_policy
+
+    waits: list[float] = []
+    calls = []
+
+    def failing():
+        completion = Completion(request={}, started_at="", error="http_429", http_status=429)
+        completion.retry_after = 7.0 if len(calls) == 3 else None
+        calls.append(completion)
+        raise TransientFailure(completion)
+
+    with pytest.raises(TransientFailure):
+        transport_policy(retries=4, backoff=1.0, sleep=waits.append)(failing)
+    assert len(calls) == 5  # the first try and 4 retries
+    assert len(waits) == 4
+    assert 1 <= waits[0] < 2 and 2 <= waits[1] < 3 and 4 <= waits[2] < 5
+    assert waits[3] >= 8  # 2**3 with jitter, and at least Retry-After (7)
+
+
+def test_server_that_keeps_failing_stops_the_run(cli, fake, tmp_path, db_path):
+    ingest_paragraphs(cli, tmp_path, [words(10), words(11)])
+    fake.responder = lambda body, call: Reply.error(500, "model crashed")
+    result = run(cli, fake, "--retries", "2", "--concurrency", "1")
+    assert result.exit_code == 5
+    assert result.stderr.strip() == (
+        "Error: the server kept failing, last: http_500: model crashed"
+    )
+    assert len(fake.requests) == 3
+    run_row = next(Database(db_path).query("SELECT status, message FROM runs"))
+    assert run_row["status"] == "failed"
+    assert "model crashed" in run_row["message"]
+    assert set(statuses(db_path).values()) == {"pending"}
+
+
+def test_client_error_stops_the_run_with_the_servers_message(cli, fake, tmp_path, db_path):
+    ingest_paragraphs(cli, tmp_path, [words(10), words(11), words(12)])
+    fake.responder = lambda body, call: Reply.error(400, "context length exceeded")
+    result = run(cli, fake, "--concurrency", "1")
+    assert result.exit_code == 4
+    assert result.stderr.strip() == (
+        "Error: the server refused the request: HTTP 400: context length exceeded"
+    )
+    assert len(fake.requests) == 1  # not retried, and no other paragraph sent
+    (row,) = attempts(db_path)
+    assert (row["outcome"], row["reason"], row["http_status"]) == ("failed", "http_400", 400)
+    assert next(Database(db_path).query("SELECT status FROM runs"))["status"] == "failed"
+
+
+def test_limit_works_that_many_paragraphs_in_source_order(cli, fake, tmp_path, db_path):
+    paragraphs = [words(10, f"p{i}_") for i in range(5)]
+    ingest_paragraphs(cli, tmp_path, paragraphs)
+    result = run(cli, fake, "--limit", "2", "--concurrency", "1")
+    assert result.exit_code == 0
+    assert [b["messages"][1]["content"] for b in fake.requests] == paragraphs[:2]
+    assert "3 paragraphs still pending" in result.stdout
+    assert run(cli, fake).exit_code == 0
+    sent = [b["messages"][1]["content"] for b in fake.requests]
+    assert sorted(sent) == sorted(paragraphs)  # the rest, each once
+    assert set(statuses(db_path).values()) == {"succeeded"}
+
+
+def test_finished_job_does_nothing_and_says_so(cli, fake, tmp_path, db_path):
+    ingest_paragraphs(cli, tmp_path, [words(10)])
+    assert run(cli, fake).exit_code == 0
+    before = len(fake.requests)
+    result = run(cli, fake)
+    assert result.exit_code == 0
+    assert result.stdout.strip() == "Nothing to do: no pending paragraphs (see `workbench report`)."
+    assert len(fake.requests) == before
+    assert Database(db_path)["runs"].count == 1
+
+
+def test_new_text_ingested_later_is_the_only_new_work(cli, fake, tmp_path, db_path):
+    path = ingest_paragraphs(cli, tmp_path, [words(10, "a")])
+    assert run(cli, fake).exit_code == 0
+    path.write_text(f"{words(10, 'a')}\n\n{words(10, 'b')}\n", encoding="utf-8")
+    assert "added 1 " in cli("ingest", path).stdout
+    assert run(cli, fake).exit_code == 0
+    assert [b["messages"][1]["content"] for b in fake.requests] == [words(10, "a"), words(10, "b")]
+
+
+def test_resumed_paragraph_gets_only_the_rest_of_its_attempts(cli, fake, tmp_path, db_path):
+    ingest_paragraphs(cli, tmp_path, [words(10)])
+    fake.responder = lambda body, call: Reply("no")
+    # Two rejected answers, then the run dies (simulated by --limit on a second paragraph-less
+    # budget: max-attempts 2 would skip it, so instead stop the policy with a tiny max-attempts
+    # and raise it again, which is what a resumed paragraph sees).
+    db = Database(db_path)
+    paragraph_id = next(db.query("SELECT id FROM paragraphs"))["id"]
+    run_id = (
+        db["runs"]
+        .insert(
+            {
+                "started_at": "x",
+                "status": "interrupted",
+                "base_url": "u",
+                "model": "m",
+                "settings": "{}",
+                "pid": 1,
+                "hostname": "h",
+            }
+        )
+        .last_pk
+    )
+    for n in (1, 2):
+        db["attempts"].insert(
+            {
+                "paragraph_id": paragraph_id,
+                "run_id": run_id,
+                "attempt_number": n,
+                "started_at": "x",
+                "finished_at": "x",
+                "latency_s": 1.0,
+                "request": "{}",
+                "outcome": "rejected",
+                "reason": "too_short",
+                "detail": "d",
+            }
+        )
+    db["attempts"].insert(
+        {
+            "paragraph_id": paragraph_id,
+            "run_id": run_id,
+            "attempt_number": 3,
+            "started_at": "x",
+            "finished_at": "x",
+            "latency_s": 1.0,
+            "request": "{}",
+            "outcome": "failed",
+            "reason": "timeout",
+            "detail": "d",
+        }
+    )
+    db.conn.commit()
+    assert run(cli, fake).exit_code == 0
+    assert len(fake.requests) == 3  # 5 - 2 validated; the failed one does not count
+    numbers = [a["attempt_number"] for a in attempts(db_path)]
+    assert numbers == [1, 2, 3, 4, 5, 6]
+    assert statuses(db_path)[words(10)] == "skipped"
+
+
+def test_lowered_max_attempts_skips_without_a_request(cli, fake, tmp_path, db_path):
+    ingest_paragraphs(cli, tmp_path, [words(10)])
+    fake.responder = lambda body, call: Reply("no")
+    assert run(cli, fake, "--max-attempts", "1").exit_code == 0
+    with Database(db_path) as db:
+        db.execute("UPDATE paragraphs SET status = 'pending', skip_reason = NULL")
+        db.conn.commit()
+    assert run(cli, fake, "--max-attempts", "1").exit_code == 0
+    assert len(fake.requests) == 1
+    row = next(Database(db_path).query("SELECT status, skip_reason FROM paragraphs"))
+    assert row == {"status": "skipped", "skip_reason": "too_short"}
+
+
+def test_concurrency_keeps_k_requests_in_flight(cli, tmp_path, db_path):
+    ingest_paragraphs(cli, tmp_path, [words(10, f"p{i}_") for i in range(12)])
+    with FakeServer(latency=0.2) as server:
+        started = time.perf_counter()
+        result = cli("run", "--base-url", server.base_url, "-q", "--concurrency", "4")
+        elapsed = time.perf_counter() - started
+    assert result.exit_code == 0
+    assert server.max_in_flight == 4
+    assert len(server.requests) == 12
+    assert elapsed < 12 * 0.2  # far from one at a time (3 waves of 0.2 s ideally)
+
+
+def test_concurrency_one_is_one_at_a_time(cli, tmp_path):
+    ingest_paragraphs(cli, tmp_path, [words(10, f"p{i}_") for i in range(4)])
+    with FakeServer(latency=0.05) as server:
+        assert cli("run", "--base-url", server.base_url, "-q", "--concurrency", "1").exit_code == 0
+    assert server.max_in_flight == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--concurrency", "0"], "Error: --concurrency must be at least 1"),
+        (["--max-attempts", "0"], "Error: --max-attempts must be at least 1"),
+        (["--limit", "0"], "Error: --limit must be at least 1"),
+        (
+            ["--base-url", "localhost:1234"],
+            "Error: invalid --base-url 'localhost:1234': "
+            "expected http(s)://HOST[:PORT]/v1, e.g. http://localhost:1234/v1",
+        ),
+        (
+            ["--base-url", "ftp://example/v1"],
+            "Error: invalid --base-url 'ftp://example/v1': "
+            "expected http(s)://HOST[:PORT]/v1, e.g. http://localhost:1234/v1",
+        ),
+        (
+            ["--system-prompt", "a", "--system-prompt-file", "x"],
+            "Error: give --system-prompt or --system-prompt-file, not both",
+        ),
+        (["--system-prompt-file", "missing.txt"], "Error: missing.txt does not exist"),
+    ],
+)
+def test_bad_options_are_one_line_and_change_nothing(cli, tmp_path, db_path, args, message):
+    ingest_paragraphs(cli, tmp_path, [words(10)])
+    before = db_path.read_bytes()
+    result = cli("run", *args)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == message
+    assert "Traceback" not in result.output
+    assert db_path.read_bytes() == before
+
+
+def test_unreachable_server_is_reported_fast_and_changes_nothing(cli, tmp_path, db_path):
+    ingest_paragraphs(cli, tmp_path, [words(10)])
+    with FakeServer() as server:
+        url = server.base_url  # a port that was just free and is closed now
+    before = db_path.read_bytes()
+    started = time.perf_counter()
+    result = cli("run", "--base-url", url)
+    assert time.perf_counter() - started < 10
+    assert result.exit_code == 3
+    assert result.stderr.strip() == (
+        f"Error: cannot reach {url}: is the server running? "
+        "(LM Studio: Developer tab → Start Server)"
+    )
+    assert db_path.read_bytes() == before
+    assert Database(db_path)["runs"].count == 0
+
+
+def test_hanging_server_is_reported_within_ten_seconds(cli, tmp_path, db_path):
+    ingest_paragraphs(cli, tmp_path, [words(10)])
+    with FakeServer(models_reply=Reply(delay=30, drop=True)) as server:
+        started = time.perf_counter()
+        result = cli("run", "--base-url", server.base_url)
+        assert time.perf_counter() - started < 10
+    assert result.exit_code == 3
+    assert "did not answer within" in result.stderr
+    assert Database(db_path)["runs"].count == 0
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        (Reply(body="hello"), "did not answer with an OpenAI-style model list"),
+        (Reply(status=404, body="not found"), "answered HTTP 404"),
+        (Reply(status=401, body="{}"), "refused the API key (HTTP 401)"),
+    ],
+)
+def test_server_that_is_not_openai_compatible(cli, tmp_path, db_path, reply, message):
+    ingest_paragraphs(cli, tmp_path, [words(10)])
+    with FakeServer(models_reply=reply) as server:
+        result = cli("run", "--base-url", server.base_url)
+        assert server.requests == []
+    assert result.exit_code == 3
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_server_without_models_needs_model_option(cli, tmp_path):
+    ingest_paragraphs(cli, tmp_path, [words(10)])
+    with FakeServer(models=()) as server:
+        result = cli("run", "--base-url", server.base_url, "-q")
+        assert result.exit_code == 3
+        assert "lists no models" in result.stderr
+        assert cli("run", "--base-url", server.base_url, "-q", "--model", "x").exit_code == 0
+
+
+def test_run_without_a_database_says_ingest_first(cli, tmp_path, db_path):
+    result = cli("run")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"Error: no database at {db_path}: run `workbench ingest` first"
+    assert not db_path.exists()
+
+
+def test_a_live_run_is_not_raced(cli, fake, tmp_path, db_path):
+    import os
+    import socket
+
+    ingest_paragraphs(cli, tmp_path, [words(10)])
+    with Database(db_path) as db:
+        db["runs"].insert(
+            {
+                "started_at": "x",
+                "status": "running",
+                "base_url": "u",
+                "model": "m",
+                "settings": "{}",
+                "pid": os.getppid(),
+                "hostname": socket.gethostname(),
+            }
+        )
+        db.conn.commit()
+    result = run(cli, fake)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: run #1 (process ")
+    assert fake.requests == []
+
+
+def test_a_dead_run_is_closed_as_interrupted(cli, fake, tmp_path, db_path):
+    ingest_paragraphs(cli, tmp_path, [words(10)])
+    with Database(db_path) as db:
+        db["runs"].insert(
+            {
+                "started_at": "x",
+                "status": "running",
+                "base_url": "u",
+                "model": "m",
+                "settings": "{}",
+                "pid": 999_999_999,
+                "hostname": __import__("socket").gethostname(),
+            }
+        )
+        db.conn.commit()
+    assert run(cli, fake).exit_code == 0
+    rows = list(Database(db_path).query("SELECT id, status FROM runs ORDER BY id"))
+    assert rows == [{"id": 1, "status": "interrupted"}, {"id": 2, "status": "completed"}]

@@ -1,0 +1,186 @@
+"""The HTTP side: one OpenAI-compatible server, spoken to with requests.
+
+`Server.complete` sends one chat completion and always returns a `Completion` that records what
+happened, usable or not; deciding what to retry is retry.py's job.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from workbench.db import utc_now
+from workbench.errors import ServerUnreachable, WorkbenchError
+
+DEFAULT_BASE_URL = "http://localhost:1234/v1"  # LM Studio's default
+DEFAULT_TIMEOUT = 300.0  # seconds to wait for one whole (non-streamed) answer
+CONNECT_TIMEOUT = 5.0
+PROBE_TIMEOUT = 8.0  # the pre-flight check answers within 10 s even when the server hangs
+
+
+@dataclass
+class Completion:
+    """One request and what came back: the makings of an attempts row."""
+
+    request: dict[str, Any]
+    started_at: str
+    finished_at: str = ""
+    latency_s: float = 0.0
+    http_status: int | None = None
+    response: str | None = None  # the body as received
+    answer: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    # Set when there is no usable answer: connection_error, timeout, http_NNN, bad_json, bad_body.
+    error: str | None = None
+    error_detail: str | None = None
+    retry_after: float | None = None  # seconds, from a Retry-After header
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+def check_base_url(base_url: str) -> str:
+    """The URL without a trailing slash, or an error naming what is wrong with it."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise WorkbenchError(
+            f"invalid --base-url {base_url!r}: expected http(s)://HOST[:PORT]/v1, "
+            f"e.g. {DEFAULT_BASE_URL}"
+        )
+    try:
+        parts.port  # noqa: B018  (raises on a bad port)
+    except ValueError:
+        raise WorkbenchError(f"invalid --base-url {base_url!r}: bad port") from None
+    return base_url.rstrip("/")
+
+
+class Server:
+    """An OpenAI-compatible server at `base_url` (which ends in /v1 for most servers)."""
+
+    def __init__(
+        self, base_url: str, *, api_key: str | None = None, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
+        self.base_url = check_base_url(base_url)
+        self.timeout = timeout
+        self._api_key = api_key
+
+    def session(self) -> requests.Session:
+        """A keep-alive session carrying the key; one per worker thread."""
+        session = requests.Session()
+        if self._api_key:
+            session.headers["Authorization"] = f"Bearer {self._api_key}"
+        return session
+
+    def list_models(self, session: requests.Session | None = None) -> list[str]:
+        """The ids GET /models lists; raises ServerUnreachable in plain words when it cannot."""
+        session = session or self.session()
+        url = f"{self.base_url}/models"
+        try:
+            response = session.get(url, timeout=(CONNECT_TIMEOUT, PROBE_TIMEOUT))
+        except requests.Timeout:
+            raise ServerUnreachable(f"{url} did not answer within {PROBE_TIMEOUT:g} s") from None
+        except requests.ConnectionError:
+            raise ServerUnreachable(
+                f"cannot reach {self.base_url}: is the server running? "
+                "(LM Studio: Developer tab → Start Server)"
+            ) from None
+        if response.status_code in (401, 403):
+            raise ServerUnreachable(
+                f"{url} refused the API key (HTTP {response.status_code}): "
+                "pass --api-key or set WORKBENCH_API_KEY"
+            )
+        if response.status_code != 200:
+            raise ServerUnreachable(
+                f"{url} answered HTTP {response.status_code}: is {self.base_url} an "
+                "OpenAI-compatible API? (the base URL usually ends in /v1)"
+            )
+        try:
+            return [str(model["id"]) for model in response.json()["data"]]
+        except (ValueError, KeyError, TypeError):
+            raise ServerUnreachable(
+                f"{url} did not answer with an OpenAI-style model list: is {self.base_url} "
+                "an OpenAI-compatible API?"
+            ) from None
+
+    def complete(self, session: requests.Session, body: dict[str, Any]) -> Completion:
+        """POST one chat completion; never raises for what the server or network does."""
+        completion = Completion(request=body, started_at=utc_now())
+        start = time.perf_counter()
+        try:
+            response = session.post(
+                f"{self.base_url}/chat/completions",
+                json=body,
+                timeout=(CONNECT_TIMEOUT, self.timeout),
+            )
+        except requests.Timeout as e:
+            completion.error, completion.error_detail = "timeout", _first_line(e)
+        except requests.RequestException as e:
+            completion.error, completion.error_detail = "connection_error", _first_line(e)
+        else:
+            completion.http_status = response.status_code
+            completion.response = response.content.decode("utf-8", errors="replace")
+            completion.retry_after = _retry_after(response.headers.get("Retry-After"))
+            _parse(completion)
+        completion.latency_s = time.perf_counter() - start
+        completion.finished_at = utc_now()
+        return completion
+
+
+def _parse(completion: Completion) -> None:
+    """Fill in the answer from the body, or the error that explains why there is none."""
+    body = completion.response or ""
+    if completion.http_status != 200:
+        completion.error = f"http_{completion.http_status}"
+        completion.error_detail = _server_message(body) or f"HTTP {completion.http_status}"
+        return
+    try:
+        data = json.loads(body)
+    except ValueError:
+        completion.error = "bad_json"
+        completion.error_detail = f"the body is not JSON: {body[:120]!r}"
+        return
+    try:
+        choice = data["choices"][0]
+        content = choice["message"]["content"]
+        if not isinstance(content, str):
+            raise TypeError(f"content is {type(content).__name__}")
+    except (KeyError, IndexError, TypeError) as e:
+        completion.error = "bad_body"
+        completion.error_detail = f"no choices[0].message.content in the body ({e!r})"
+        return
+    completion.answer = content.strip()
+    completion.finish_reason = choice.get("finish_reason")
+    usage = data.get("usage") or {}
+    if isinstance(usage, dict):
+        completion.prompt_tokens = usage.get("prompt_tokens")
+        completion.completion_tokens = usage.get("completion_tokens")
+
+
+def _server_message(body: str) -> str | None:
+    """The message in an OpenAI-style error body ({"error": {"message": …}}), else its start."""
+    try:
+        error = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        return body.strip()[:200] or None
+    if isinstance(error, dict):
+        return str(error.get("message") or error)
+    return str(error) if error else body.strip()[:200] or None
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None  # an HTTP date: rare from local servers, fall back to backoff
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__

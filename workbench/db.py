@@ -1,0 +1,141 @@
+"""Open a workbench database: create it from schema.sql, or check it is ours and migrate it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from workbench.errors import DatabaseError
+from workbench.migrations import MIGRATIONS, schema_version
+
+# PRAGMA application_id marks the file as ours ("WBnc"), as the SQLite docs recommend for
+# application file formats: an unrelated SQLite file is refused before anything is written.
+APPLICATION_ID = 0x57426E63
+SQLITE_HEADER = b"SQLite format 3\x00"
+DEFAULT_DB = "workbench.db"
+
+
+def schema_sql() -> str:
+    """The text of schema.sql: the wheel's copy, or the one at the top of a source checkout."""
+    packaged = resources.files("workbench").joinpath("schema.sql")
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parent.parent / "schema.sql").read_text(encoding="utf-8")
+
+
+def utc_now() -> str:
+    """The timestamp format of every *_at column."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def open_db(path: str | os.PathLike[str], *, create: bool = False) -> Database:
+    """Open the database at `path`, creating it only when `create` is true.
+
+    Raises DatabaseError, having written nothing, when the file is not a SQLite database, is
+    another program's database, or was written by a newer workbench.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise DatabaseError(f"--db {path} is a folder, not a database file")
+    exists = path.exists() and path.stat().st_size > 0
+    if not exists and not create:
+        raise DatabaseError(f"no database at {path}: run `workbench ingest` first")
+    if exists:
+        _check_header(path)
+    try:
+        db = Database(path)
+        _prepare(db, path)
+    except sqlite3.DatabaseError as e:
+        raise DatabaseError(f"--db {path} cannot be used: {e}") from None
+    return db
+
+
+def _check_header(path: Path) -> None:
+    try:
+        with path.open("rb") as f:
+            header = f.read(len(SQLITE_HEADER))
+    except OSError as e:
+        raise DatabaseError(f"cannot read --db {path}: {e.strerror}") from None
+    if header != SQLITE_HEADER:
+        raise DatabaseError(f"--db {path} is not a SQLite database")
+
+
+def _prepare(db: Database, path: Path) -> None:
+    application_id = db.execute("PRAGMA application_id").fetchone()[0]
+    tables = db.table_names()
+    if application_id == APPLICATION_ID:
+        unknown = {m.name for m in MIGRATIONS.applied(db)} - {
+            m.name for m in MIGRATIONS._migrations
+        }
+        if unknown:
+            raise DatabaseError(
+                f"--db {path} was written by a newer workbench (schema steps "
+                f"{', '.join(sorted(unknown))}); upgrade workbench to use it"
+            )
+        _tune(db)
+        if MIGRATIONS.pending(db):
+            MIGRATIONS.apply(db)
+            db.execute(f"PRAGMA user_version = {schema_version(db)}")
+    elif application_id == 0 and not tables:
+        _tune(db)
+        _create(db)
+    else:
+        listed = ", ".join(tables[:5]) + ("…" if len(tables) > 5 else "")
+        raise DatabaseError(
+            f"--db {path} is a SQLite database but not a workbench one (tables: {listed or 'none'})"
+        )
+
+
+def _tune(db: Database) -> None:
+    # WAL lets `browse` and `report` read while `run` writes; NORMAL sync is still crash-safe
+    # in WAL mode (a power cut may lose the last commits, never consistency) and makes the
+    # commit after every attempt cheap.
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA busy_timeout = 10000")
+
+
+def _create(db: Database) -> None:
+    with db.atomic():
+        for statement in _statements(schema_sql()):
+            db.execute(statement)
+        MIGRATIONS.ensure_migrations_table(db)
+        for migration in MIGRATIONS._migrations:
+            db["_sqlite_migrations"].insert(
+                {"migration_set": MIGRATIONS.name, "name": migration.name, "applied_at": utc_now()}
+            )
+        # Both pragmas live in the file header and commit with the schema, so a crash here
+        # leaves either an empty file or a complete database.
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        db.execute(f"PRAGMA user_version = {schema_version(db)}")
+
+
+def _statements(script: str) -> list[str]:
+    """Split schema.sql into statements: executescript would commit, these run in one transaction."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return [s for s in statements if s]
+
+
+def process_alive(pid: int, hostname: str) -> bool:
+    """Whether the process that started a run still lives (only knowable on this host)."""
+    if hostname != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

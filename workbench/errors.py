@@ -1,0 +1,52 @@
+"""Errors a user can cause or fix, and the exit codes they map to.
+
+Anything else that escapes is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes, kept apart so scripts can tell failures apart."""
+
+    OK = 0
+    ERROR = 1  # bad input: a path, an encoding, an option, a database that is not ours
+    USAGE = 2  # the command line itself is wrong (typer's own code)
+    UNREACHABLE = 3  # the server cannot be reached or is not OpenAI-compatible
+    SERVER_REFUSED = 4  # the server answered 4xx: bad model name, bad key, bad request
+    SERVER_FAILING = 5  # the server kept failing (5xx, timeouts, garbage) past the retry budget
+    INTERRUPTED = 130  # Ctrl-C; the run can be resumed
+
+
+class WorkbenchError(Exception):
+    """A problem the user can fix: shown as one line on stderr, never as a traceback."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+
+class InputError(WorkbenchError):
+    """A source file or folder that cannot be ingested; seen by `ingest`."""
+
+
+class DatabaseError(WorkbenchError):
+    """A --db file that is not a SQLite database, not ours, or too new; seen by every command."""
+
+
+class ServerUnreachable(WorkbenchError):
+    """The server is down, the URL is wrong, or it does not speak the OpenAI API; seen by `run`."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+
+class ServerRefused(WorkbenchError):
+    """The server answered a request with a 4xx other than 429; seen by `run`."""
+
+    exit_code = ExitCode.SERVER_REFUSED
+
+
+class ServerFailing(WorkbenchError):
+    """The server failed one request more often than --retries allows; seen by `run`."""
+
+    exit_code = ExitCode.SERVER_FAILING

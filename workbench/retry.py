@@ -1,0 +1,114 @@
+"""The two retry policies of a run, declared with tenacity.
+
+- Transport: a request that got no usable answer (connection error, timeout, HTTP 429 or 5xx,
+  a body that is not the expected JSON) is sent again after an exponential, jittered wait, up
+  to --retries times. These failures never use up a paragraph's validation attempts.
+- Validation: an answer a rule rejects is asked for again at once, until the paragraph has had
+  --max-attempts validated answers in all (across runs, so a resumed paragraph gets only the rest).
+
+Any other HTTP 4xx is not retried: it means the request itself is wrong (unknown model, bad key).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    stop_when_event_set,
+    wait_exponential,
+    wait_none,
+    wait_random,
+)
+
+from workbench.client import Completion
+
+DEFAULT_RETRIES = 8  # with the default backoff: about 4 minutes of a dead server before giving up
+DEFAULT_BACKOFF = 1.0  # seconds before the first retry; doubles each time
+MAX_BACKOFF = 60.0
+
+
+class TransientFailure(Exception):
+    """No usable answer, but worth asking again."""
+
+    def __init__(self, completion: Completion) -> None:
+        super().__init__(f"{completion.error}: {completion.error_detail}")
+        self.completion = completion
+
+
+class RequestRefused(Exception):
+    """The server refused the request itself (HTTP 4xx other than 429): asking again won't help."""
+
+    def __init__(self, completion: Completion) -> None:
+        super().__init__(f"HTTP {completion.http_status}: {completion.error_detail}")
+        self.completion = completion
+
+
+def is_transient(completion: Completion) -> bool:
+    """Whether a failed request may succeed if sent again."""
+    status = completion.http_status
+    if status is None or status == 200:
+        return True  # connection error, timeout, or a 200 with a body we could not use
+    return status == 429 or status >= 500
+
+
+def raise_for_failure(completion: Completion) -> Completion:
+    """Turn a failed completion into the exception that tells the policy what to do."""
+    if completion.failed:
+        if is_transient(completion):
+            raise TransientFailure(completion)
+        raise RequestRefused(completion)
+    return completion
+
+
+class wait_server_hint(wait_exponential):
+    """Exponential backoff, but never shorter than the server's Retry-After."""
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        wait = super().__call__(retry_state)
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(error, TransientFailure) and error.completion.retry_after is not None:
+            return max(wait, min(error.completion.retry_after, MAX_BACKOFF))
+        return wait
+
+
+def transport_policy(
+    retries: int = DEFAULT_RETRIES,
+    backoff: float = DEFAULT_BACKOFF,
+    *,
+    stop: threading.Event | None = None,
+    sleep: Callable[[float], Any] | None = None,
+) -> Retrying:
+    """Retry TransientFailure `retries` times with jittered exponential waits; re-raise at the end.
+
+    Waits sleep on the stop event, so Ctrl-C or a fatal error elsewhere ends them at once.
+    """
+    stop = stop or threading.Event()
+    return Retrying(
+        stop=stop_after_attempt(retries + 1) | stop_when_event_set(stop),
+        wait=wait_server_hint(multiplier=backoff, max=MAX_BACKOFF) + wait_random(0, backoff),
+        retry=retry_if_exception_type(TransientFailure),
+        sleep=sleep or stop.wait,
+        reraise=True,
+    )
+
+
+def validation_policy(attempts: int, *, stop: threading.Event | None = None) -> Retrying:
+    """Ask again at once while the answer is rejected, `attempts` times at most.
+
+    The wrapped call returns a Rejection or None (accepted); at the end the last result is
+    returned rather than raised, because a rejected paragraph is an outcome, not an error.
+    """
+    stop = stop or threading.Event()
+    return Retrying(
+        stop=stop_after_attempt(attempts) | stop_when_event_set(stop),
+        wait=wait_none(),
+        retry=retry_if_result(lambda rejection: rejection is not None),
+        retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+    )
