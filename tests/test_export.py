@@ -33,7 +33,7 @@ EXPECTED = (
     r'<bot>: The rain fell all night on the old town,\nand by morning the streets were rivers.", '
     r'"metadata": {"source": "two.txt"}}'
     "\n"
-).encode("utf-8")
+).encode()
 
 
 def run(cli, fake, *options):

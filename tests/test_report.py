@@ -173,7 +173,7 @@ def test_text_report_of_a_scripted_run(cli, scripted):
         f"  report.txt ¶4 too_short: 3 words, fewer than 8 (0.8 × 10)  '{P3}'",
     ]
     assert len(lines) == len(patterns), result.stdout
-    for line, pattern in zip(lines, patterns):
+    for line, pattern in zip(lines, patterns, strict=True):
         if isinstance(pattern, str):
             assert line == pattern
         else:

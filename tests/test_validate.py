@@ -19,7 +19,10 @@ from workbench.validate import (
 TEN = words(10, "in")  # an original of 10 words: accept 8..20 answer words
 
 
-def reason(original: str, text: str, finish_reason: str | None = None, rules: Rules = Rules()):
+NOTEBOOK = Rules()
+
+
+def reason(original: str, text: str, finish_reason: str | None = None, rules: Rules = NOTEBOOK):
     rejection = validate(original, text, finish_reason, rules)
     return None if rejection is None else rejection.reason
 

@@ -19,7 +19,7 @@ from workbench.db import DEFAULT_DB, open_db
 from workbench.errors import ExitCode, WorkbenchError
 from workbench.export import DEFAULT_AUTHOR, DEFAULT_OUTPUT
 from workbench.export import export as export_pairs
-from workbench.ingest import DEFAULT_ENCODING, DEFAULT_MIN_WORDS
+from workbench.ingest import DEFAULT_ENCODING, DEFAULT_MIN_WORDS, read_sources
 from workbench.ingest import ingest as ingest_files
 from workbench.report import format_report, report_json
 from workbench.report import report as build_report
@@ -50,7 +50,26 @@ DbOption = Annotated[
         "--db",
         envvar="WORKBENCH_DB",
         help="The workbench database (SQLite), shared by every command.",
-        dir_okay=False,
+    ),
+]
+
+BaseUrlOption = Annotated[
+    str,
+    typer.Option(
+        envvar="WORKBENCH_BASE_URL",
+        help="OpenAI-compatible API: LM Studio, llama.cpp server, Ollama (…/v1), vLLM.",
+    ),
+]
+ModelOption = Annotated[
+    str | None,
+    typer.Option(envvar="WORKBENCH_MODEL", help="Model name. [default: the first one listed]"),
+]
+ApiKeyOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar=["WORKBENCH_API_KEY", "OPENAI_API_KEY"],
+        help="Sent as a Bearer token; never stored.",
+        show_default=False,
     ),
 ]
 
@@ -108,45 +127,25 @@ def ingest(
     """
     if min_words < 0:
         raise WorkbenchError("--min-words must be 0 or more")
+    sources = read_sources(paths, encoding=encoding, keep_line_breaks=keep_line_breaks)
     with open_db(db, create=True) as database:
-        results = ingest_files(
-            database,
-            paths,
-            min_words=min_words,
-            encoding=encoding,
-            keep_line_breaks=keep_line_breaks,
-        )
+        results = ingest_files(database, sources, min_words=min_words)
     for r in results:
         typer.echo(
             f"{r.path.name}: {r.found:,} paragraphs ({r.short:,} under {min_words} words); "
             f"added {r.added:,} ({r.added_pending:,} to paraphrase, "
             f"{r.added - r.added_pending:,} filtered), {r.found - r.added:,} already known"
             + (f"; {r.refiltered:,} re-sorted by --min-words" if r.refiltered else "")
+            + (f"; {r.removed:,} no longer in the file, removed" if r.removed else "")
         )
 
 
 @app.command()
 @user_errors
 def run(
-    base_url: Annotated[
-        str,
-        typer.Option(
-            envvar="WORKBENCH_BASE_URL",
-            help="OpenAI-compatible API: LM Studio, llama.cpp server, Ollama (…/v1), vLLM.",
-        ),
-    ] = DEFAULT_BASE_URL,
-    model: Annotated[
-        str | None,
-        typer.Option(envvar="WORKBENCH_MODEL", help="Model name. [default: the first one listed]"),
-    ] = None,
-    api_key: Annotated[
-        str | None,
-        typer.Option(
-            envvar=["WORKBENCH_API_KEY", "OPENAI_API_KEY"],
-            help="Sent as a Bearer token; never stored.",
-            show_default=False,
-        ),
-    ] = None,
+    base_url: BaseUrlOption = DEFAULT_BASE_URL,
+    model: ModelOption = None,
+    api_key: ApiKeyOption = None,
     system_prompt: Annotated[
         str | None, typer.Option(help="System prompt. [default: the notebook's]")
     ] = None,
@@ -348,6 +347,38 @@ def browse(
     from workbench.browse import browse as serve
 
     serve(db, port=port, open_browser=open_browser)
+
+
+@app.command()
+@user_errors
+def models(
+    base_url: BaseUrlOption = DEFAULT_BASE_URL,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """List the models the server offers, one per line (the first is run's default)."""
+    from workbench.client import Server
+
+    for name in Server(base_url, api_key=api_key).list_models():
+        typer.echo(name)
+
+
+@app.command()
+@user_errors
+def doctor(
+    base_url: BaseUrlOption = DEFAULT_BASE_URL,
+    model: ModelOption = None,
+    api_key: ApiKeyOption = None,
+    db: DbOption = Path(DEFAULT_DB),
+) -> None:
+    """Check the server (reachable, a model loaded, one tiny answer) and the database."""
+    from workbench.doctor import check_database, check_server
+
+    checks = check_server(base_url, api_key=api_key, model=model) + check_database(db)
+    marks = {"ok": "✓", "warn": "!", "fail": "✗"}
+    for check in checks:
+        typer.echo(f"{marks[check.status]} {check.name:<10} {check.message}")
+    if any(check.status == "fail" for check in checks):
+        raise typer.Exit(ExitCode.ERROR)
 
 
 def _read_text(path: Path) -> str:

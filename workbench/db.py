@@ -48,11 +48,14 @@ def open_db(path: str | os.PathLike[str], *, create: bool = False) -> Database:
         raise DatabaseError(f"no database at {path}: run `workbench ingest` first")
     if exists:
         _check_header(path)
+    db = Database(path)
     try:
-        db = Database(path)
         _prepare(db, path)
-    except sqlite3.DatabaseError as e:
-        raise DatabaseError(f"--db {path} cannot be used: {e}") from None
+    except BaseException as e:
+        db.close()  # a refused file must not stay open (and locked) behind the error
+        if isinstance(e, sqlite3.DatabaseError):
+            raise DatabaseError(f"--db {path} cannot be used: {e}") from None
+        raise
     return db
 
 
@@ -118,7 +121,7 @@ def _create(db: Database) -> None:
 
 
 def _statements(script: str) -> list[str]:
-    """Split schema.sql into statements: executescript would commit, these run in one transaction."""
+    """Split schema.sql into statements, to run in one transaction (executescript commits)."""
     statements, current = [], ""
     for line in script.splitlines(keepends=True):
         current += line

@@ -6,6 +6,7 @@ with fewer than --min-words words (`len(p.split())`) are kept aside as `filtered
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 from collections import Counter
@@ -53,6 +54,7 @@ class IngestResult:
     added: int  # paragraphs not seen before
     added_pending: int  # of which will be paraphrased
     refiltered: int  # known paragraphs whose filtered/pending status changed with --min-words
+    removed: int  # never-sent paragraphs no longer in the file, deleted
 
 
 def split_paragraphs(text: str, *, keep_line_breaks: bool = False) -> list[str]:
@@ -94,12 +96,15 @@ def read_source(path: Path, *, encoding: str, keep_line_breaks: bool = False) ->
         data = path.read_bytes()
     except OSError as e:
         raise InputError(f"cannot read {path}: {e.strerror}") from None
-    if b"\x00" in data[:65536] and not encoding.lower().replace("-", "").startswith("utf16"):
-        raise InputError(f"{path} looks like a binary file, not text")
     try:
-        text = data.decode(encoding)
+        codec = codecs.lookup(encoding).name
     except LookupError:
         raise InputError(f"unknown encoding {encoding!r}") from None
+    # NUL bytes mean binary, except in the wide encodings where they are half of most letters.
+    if b"\x00" in data and not codec.startswith(("utf-16", "utf-32")):
+        raise InputError(f"{path} looks like a binary file, not text")
+    try:
+        text = data.decode(codec)
     except UnicodeDecodeError as e:
         raise InputError(
             f"{path} is not valid {encoding} (byte 0x{data[e.start]:02x} at offset {e.start}); "
@@ -117,22 +122,23 @@ def read_source(path: Path, *, encoding: str, keep_line_breaks: bool = False) ->
     return SourceText(path, encoding, hashlib.sha256(data).hexdigest(), paragraphs)
 
 
-def ingest(
-    db: Database,
+def read_sources(
     paths: Iterable[str | Path],
     *,
-    min_words: int = DEFAULT_MIN_WORDS,
     encoding: str = DEFAULT_ENCODING,
     keep_line_breaks: bool = False,
-) -> list[IngestResult]:
-    """Store the paragraphs of every file not stored yet, all files in one transaction.
-
-    Every file is read and checked before anything is written, so bad input changes nothing.
-    """
-    sources = [
+) -> list[SourceText]:
+    """Read and check every file named, before anything is written anywhere."""
+    return [
         read_source(path, encoding=encoding, keep_line_breaks=keep_line_breaks)
         for path in source_files(paths)
     ]
+
+
+def ingest(
+    db: Database, sources: list[SourceText], *, min_words: int = DEFAULT_MIN_WORDS
+) -> list[IngestResult]:
+    """Store the paragraphs not stored yet of sources read by read_sources, in one transaction."""
     with db.atomic():
         return [_store(db, source, min_words) for source in sources]
 
@@ -182,6 +188,16 @@ def _store(db: Database, source: SourceText, min_words: int) -> IngestResult:
     db["paragraphs"].insert_all(new_rows, batch_size=500)
     for position, paragraph_id in moved:
         db.execute("UPDATE paragraphs SET position = ? WHERE id = ?", [position, paragraph_id])
+    # Paragraphs edited out of the file are forgotten unless they were sent: attempts are history.
+    present = {(p.sha256, p.occurrence) for p in source.paragraphs}
+    removed = 0
+    for key, (paragraph_id, _) in known.items():
+        if key not in present:
+            removed += db.execute(
+                "DELETE FROM paragraphs WHERE id = ? "
+                "AND NOT EXISTS (SELECT 1 FROM attempts WHERE paragraph_id = ?)",
+                [paragraph_id, paragraph_id],
+            ).rowcount
     # A different --min-words re-sorts paragraphs that were never sent.
     refiltered = db.execute(
         """
@@ -201,4 +217,5 @@ def _store(db: Database, source: SourceText, min_words: int) -> IngestResult:
         added=len(new_rows),
         added_pending=sum(r["status"] == "pending" for r in new_rows),
         refiltered=refiltered,
+        removed=removed,
     )

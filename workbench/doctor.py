@@ -1,0 +1,124 @@
+"""Doctor: check the server and the database, and say in plain words what to fix."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.client import Server, check_base_url
+from workbench.errors import WorkbenchError
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # ok, warn, fail
+    message: str
+
+
+PROBE_BODY = {
+    "messages": [{"role": "user", "content": "Reply with the single word: ready"}],
+    "max_tokens": 16,
+    "temperature": 0,
+}
+
+
+def check_server(
+    base_url: str, *, api_key: str | None = None, model: str | None = None
+) -> list[Check]:
+    """Reachable, OpenAI-compatible, a model loaded, and one tiny completion with its latency."""
+    try:
+        server = Server(check_base_url(base_url), api_key=api_key, timeout=60)
+        models = server.list_models()
+    except WorkbenchError as e:
+        return [Check("server", "fail", str(e))]
+    checks = [Check("server", "ok", f"{server.base_url} answers GET /models")]
+    if not models:
+        return [
+            *checks,
+            Check(
+                "models",
+                "fail",
+                "no model loaded: load one (LM Studio: Developer tab → Select a "
+                "model to load; Ollama: `ollama pull NAME`)",
+            ),
+        ]
+    if model is not None and model not in models:
+        return [
+            *checks,
+            Check("models", "fail", f"{model!r} is not loaded; loaded: {', '.join(models)}"),
+        ]
+    chosen = model or models[0]
+    checks.append(
+        Check("models", "ok", f"{len(models)} loaded: {', '.join(models)}; using {chosen}")
+    )
+    with server.session() as session:
+        completion = server.complete(session, {"model": chosen, **PROBE_BODY})
+    if completion.failed:
+        return [
+            *checks,
+            Check(
+                "completion",
+                "fail",
+                f"a tiny chat completion failed: {completion.error}: {completion.error_detail}",
+            ),
+        ]
+    notes = []
+    if completion.prompt_tokens is None:
+        notes.append("no token usage reported (tokens will show as 0)")
+    if _reasons(completion.response or ""):
+        notes.append(
+            "a reasoning model: <think> blocks are stripped before validation; "
+            "give it room with --max-tokens 0 (no cap)"
+        )
+    checks.append(
+        Check(
+            "completion",
+            "warn" if notes else "ok",
+            f"answered {completion.answer!r} in {completion.latency_s:.2f} s "
+            f"(finish_reason: {completion.finish_reason})"
+            + ("; " + "; ".join(notes) if notes else ""),
+        )
+    )
+    return checks
+
+
+def _reasons(body: str) -> bool:
+    try:
+        message = json.loads(body)["choices"][0]["message"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return False
+    return bool(message.get("reasoning_content")) or "<think>" in str(message.get("content"))
+
+
+def check_database(path: Path) -> list[Check]:
+    """The database exists, is ours, is migrated, and has no run left open by a dead process."""
+    from workbench.db import open_db
+    from workbench.migrations import schema_version
+    from workbench.report import report
+
+    if not path.exists():
+        return [
+            Check(
+                "database", "warn", f"no database at {path} yet: `workbench ingest FILE` makes it"
+            )
+        ]
+    try:
+        with open_db(path) as db:
+            data = report(db)
+            version = schema_version(db)
+    except WorkbenchError as e:
+        return [Check("database", "fail", str(e))]
+    p = data["paragraphs"]
+    checks = [
+        Check(
+            "database",
+            "ok",
+            f"{path}: schema {version}; {p['total']:,} paragraphs: {p['pending']:,} pending, "
+            f"{p['succeeded']:,} succeeded, {p['skipped']:,} skipped, {p['filtered']:,} filtered",
+        )
+    ]
+    if p["eligible"] == 0:
+        checks.append(Check("paragraphs", "warn", "nothing to paraphrase: ingest a text file"))
+    return checks
