@@ -81,6 +81,9 @@ CREATE TABLE attempts (
     outcome           TEXT NOT NULL CHECK (outcome IN ('accepted', 'rejected', 'failed')),
     reason            TEXT,              -- rule code when rejected (too_short, …), error kind when failed (timeout, http_503, …)
     detail            TEXT,              -- what matched, or the error message
+    -- `answer` after the cleaners (<think> blocks, wrapping quotes removed): what was validated
+    -- and what export writes. Added by migration m001 (hence last); NULL on failed attempts.
+    cleaned           TEXT,
     UNIQUE (paragraph_id, attempt_number)
 );
 CREATE INDEX attempts_by_run ON attempts (run_id);
@@ -94,7 +97,7 @@ SELECT
     p.id         AS paragraph_id,
     s.name       AS source,
     p.position   AS position,
-    a.answer     AS paraphrase,  -- the prompt of the pair
+    a.cleaned    AS paraphrase,  -- the prompt of the pair
     p.text       AS original,    -- the target of the pair
     a.id         AS attempt_id,
     a.run_id     AS run_id

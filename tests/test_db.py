@@ -11,6 +11,7 @@ import pytest
 import workbench.db
 from workbench.db import APPLICATION_ID, SQLITE_HEADER, open_db, schema_sql
 from workbench.errors import DatabaseError
+from workbench.migrations import MIGRATIONS
 
 REPO = Path(__file__).resolve().parent.parent
 COMMANDS = {
@@ -163,7 +164,7 @@ def test_a_fresh_database_is_marked_and_complete(cli, book, db_path):
     try:
         assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
         assert APPLICATION_ID == 0x57426E63
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1 + len(MIGRATIONS._migrations)
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         names = {
             (kind, name)
@@ -224,7 +225,7 @@ def test_reopening_a_workbench_database_changes_nothing(tmp_path):
     open_db(path, create=True).close()
     before = snapshot(path)
     db = open_db(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 1 + len(MIGRATIONS._migrations)
     db.close()
     assert snapshot(path) == before
 

@@ -38,6 +38,10 @@ def test_rules_are_tried_in_the_documented_order():
         "multiple_paragraphs",
         "too_short",
         "too_long",
+        "refusal",
+        "preamble",
+        "commentary",
+        "too_similar",
     ]
 
 

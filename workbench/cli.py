@@ -6,8 +6,10 @@ non-zero (see errors.ExitCode); only bugs show a traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -29,9 +31,19 @@ from workbench.run import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_TEMPERATURE,
     RunSettings,
+    pending_work,
 )
 from workbench.run import run as run_job
-from workbench.validate import DEFAULT_BANNED_PHRASES, DEFAULT_MAX_RATIO, DEFAULT_MIN_RATIO, Rules
+from workbench.validate import (
+    CLEANERS,
+    DEFAULT_BANNED_PHRASES,
+    DEFAULT_MAX_RATIO,
+    DEFAULT_MIN_RATIO,
+    DEFAULT_SIMILARITY,
+    NOTEBOOK_ONLY,
+    RULES,
+    Rules,
+)
 
 app = typer.Typer(
     help="Turn a book into fine-tuning pairs with a local LLM.\n\n"
@@ -116,7 +128,10 @@ def ingest(
     encoding: Annotated[str, typer.Option(help="Encoding of the files.")] = DEFAULT_ENCODING,
     keep_line_breaks: Annotated[
         bool,
-        typer.Option(help="Keep line breaks inside paragraphs instead of joining wrapped lines."),
+        typer.Option(
+            "--keep-line-breaks",
+            help="Keep line breaks inside paragraphs instead of joining wrapped lines.",
+        ),
     ] = False,
     db: DbOption = Path(DEFAULT_DB),
 ) -> None:
@@ -201,6 +216,45 @@ def run(
     max_ratio: Annotated[
         float, typer.Option(help="Reject answers over int(ratio × input words) words.")
     ] = DEFAULT_MAX_RATIO,
+    similarity: Annotated[
+        float,
+        typer.Option(help="too_similar rejects answers whose words match the original this much."),
+    ] = DEFAULT_SIMILARITY,
+    disable_rule: Annotated[
+        list[str] | None,
+        typer.Option(help=f"Switch off a rule or cleaner: {', '.join([*RULES, *CLEANERS])}."),
+    ] = None,
+    notebook_rules: Annotated[
+        bool,
+        typer.Option(
+            "--notebook-rules",
+            help="Only the notebook's four rules (with truncated and empty), no cleaners.",
+        ),
+    ] = False,
+    retry_temperature: Annotated[
+        str | None,
+        typer.Option(
+            metavar="LOW:HIGH",
+            help="After a rejection, retry with a temperature drawn from this range and a new "
+            "seed, e.g. 0.7:1.0.",
+        ),
+    ] = None,
+    feedback: Annotated[
+        bool,
+        typer.Option("--feedback", help="After a rejection, tell the model why when asking again."),
+    ] = False,
+    embedded: Annotated[
+        bool,
+        typer.Option(
+            "--embedded",
+            help="Start the built-in llama.cpp server (SmolLM2-135M, or --gguf) on 127.0.0.1 "
+            "for this run instead of using --base-url.",
+        ),
+    ] = False,
+    gguf: Annotated[
+        Path | None,
+        typer.Option(help="GGUF model file for the built-in server (with --embedded)."),
+    ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress on stderr, only errors.")
     ] = False,
@@ -215,6 +269,13 @@ def run(
     if banned_phrases_file is not None:
         phrases = [line for line in _read_text(banned_phrases_file).splitlines() if line.strip()]
     phrases += banned_phrase or []
+    disabled = set(disable_rule or []) | (NOTEBOOK_ONLY if notebook_rules else set())
+    unknown = disabled - {*RULES, *CLEANERS}
+    if unknown:
+        raise WorkbenchError(
+            f"unknown rule {', '.join(sorted(unknown))}; the rules and cleaners are: "
+            f"{', '.join([*RULES, *CLEANERS])}"
+        )
     if system_prompt is not None and system_prompt_file is not None:
         raise WorkbenchError("give --system-prompt or --system-prompt-file, not both")
     if system_prompt_file is not None:
@@ -230,21 +291,32 @@ def run(
         timeout=timeout,
         retries=retries,
         backoff=backoff,
-        rules=Rules(banned_phrases=tuple(phrases), min_ratio=min_ratio, max_ratio=max_ratio),
+        rules=Rules(
+            banned_phrases=tuple(phrases),
+            min_ratio=min_ratio,
+            max_ratio=max_ratio,
+            similarity=similarity,
+            disabled=frozenset(disabled),
+        ),
+        retry_temperature=_temperature_range(retry_temperature),
+        feedback=feedback,
         **({"system_prompt": system_prompt} if system_prompt else {}),
     )
     progress = _Progress(quiet)
     with open_db(db) as database:
-        try:
-            summary = run_job(
-                database,
-                settings,
-                api_key=api_key,
-                on_start=progress.start,
-                on_event=progress.event,
-            )
-        finally:
-            progress.stop()
+        # Starting a model for nothing costs seconds: say "nothing to do" first.
+        work = pending_work(database, limit=1)
+        with _served(settings, embedded and bool(work), gguf, quiet) as settings:
+            try:
+                summary = run_job(
+                    database,
+                    settings,
+                    api_key=api_key,
+                    on_start=progress.start,
+                    on_event=progress.event,
+                )
+            finally:
+                progress.stop()
     if summary.status == "interrupted":
         typer.echo("Interrupted: finished attempts are saved; run again to resume.", err=True)
         raise typer.Exit(ExitCode.INTERRUPTED)
@@ -258,6 +330,27 @@ def run(
         f"{summary.rejected:,} rejected, {summary.failed:,} failed; "
         f"{summary.remaining:,} paragraphs still pending."
     )
+
+
+@contextmanager
+def _served(
+    settings: RunSettings, embedded: bool, gguf: Path | None, quiet: bool
+) -> Iterator[RunSettings]:
+    """The settings to run with: as given, or pointed at a llama.cpp server started for the run.
+
+    The embedded server is reached over HTTP like any other, so the run takes the same path.
+    """
+    if not embedded:
+        yield settings
+        return
+    from workbench.embedded import embedded_server
+
+    if not quiet:
+        typer.echo(
+            f"Starting the embedded model {gguf.name if gguf else 'SmolLM2-135M'}…", err=True
+        )
+    with embedded_server(gguf, parallel=settings.concurrency) as server:
+        yield dataclasses.replace(settings, base_url=server.base_url, model=server.model)
 
 
 class _Progress:
@@ -379,6 +472,18 @@ def doctor(
         typer.echo(f"{marks[check.status]} {check.name:<10} {check.message}")
     if any(check.status == "fail" for check in checks):
         raise typer.Exit(ExitCode.ERROR)
+
+
+def _temperature_range(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        low, high = (float(part) for part in text.split(":"))
+    except ValueError:
+        raise WorkbenchError(
+            f"--retry-temperature {text!r}: expected LOW:HIGH, e.g. 0.7:1.0"
+        ) from None
+    return low, high
 
 
 def _read_text(path: Path) -> str:

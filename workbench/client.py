@@ -149,7 +149,8 @@ def _parse(completion: Completion) -> None:
         return
     try:
         choice = data["choices"][0]
-        content = choice["message"]["content"]
+        # null content: a reasoning model that spent max_tokens thinking (reasoning_content)
+        content = choice["message"]["content"] or ""
         if not isinstance(content, str):
             raise TypeError(f"content is {type(content).__name__}")
     except (KeyError, IndexError, TypeError) as e:

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import queue
+import random
 import signal
 import socket
 import threading
@@ -41,7 +42,7 @@ from workbench.retry import (
     transport_policy,
     validation_policy,
 )
-from workbench.validate import Rejection, Rules, validate
+from workbench.validate import Rejection, Rules, clean, validate
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are an expert novelist. Paraphrase the given text in your own words, refining the prose "
@@ -76,6 +77,9 @@ class RunSettings:
     retries: int = DEFAULT_RETRIES
     backoff: float = DEFAULT_BACKOFF
     rules: Rules = field(default_factory=Rules)
+    # On each retry after a rejection: a temperature drawn from this range and a fresh seed.
+    retry_temperature: tuple[float, float] | None = None
+    feedback: bool = False  # tell the model why its previous answer was rejected
 
     def __post_init__(self) -> None:
         for name, least in (("concurrency", 1), ("max_attempts", 1), ("retries", 0)):
@@ -87,6 +91,11 @@ class RunSettings:
             raise WorkbenchError("--max-tokens must be 0 (no cap) or more")
         if self.timeout <= 0 or self.backoff < 0:
             raise WorkbenchError("--timeout must be above 0 and --backoff at least 0")
+        if (
+            self.retry_temperature
+            and not 0 <= self.retry_temperature[0] <= self.retry_temperature[1]
+        ):
+            raise WorkbenchError("--retry-temperature must be LOW:HIGH with 0 <= LOW <= HIGH")
         if not 0 <= self.rules.min_ratio <= self.rules.max_ratio:
             raise WorkbenchError("--min-ratio must be between 0 and --max-ratio")
         check_base_url(self.base_url)
@@ -96,16 +105,37 @@ class RunSettings:
             return self.max_tokens or None
         return math.ceil(self.rules.max_ratio * word_count * TOKENS_PER_WORD) + TOKEN_MARGIN
 
-    def request_body(self, model: str, paragraph: str, word_count: int) -> dict[str, Any]:
-        """The notebook's request: the system prompt, then the paragraph alone."""
-        body: dict[str, Any] = {
-            "model": model,
-            "messages": [
-                {"role": "system", "content": self.system_prompt},
-                {"role": "user", "content": paragraph},
-            ],
-            "temperature": self.temperature,
-        }
+    def request_body(
+        self,
+        model: str,
+        paragraph: str,
+        word_count: int,
+        *,
+        previous: tuple[str, Rejection] | None = None,
+        rng: random.Random | None = None,
+    ) -> dict[str, Any]:
+        """The notebook's request: the system prompt, then the paragraph alone.
+
+        `previous` is the last rejected answer of this paragraph, when this is a retry: with
+        --retry-temperature it changes temperature and seed, with --feedback it is shown to
+        the model with the reason it was rejected.
+        """
+        messages = [
+            {"role": "system", "content": self.system_prompt},
+            {"role": "user", "content": paragraph},
+        ]
+        body: dict[str, Any] = {"model": model, "messages": messages}
+        body["temperature"] = self.temperature
+        if previous is not None and self.retry_temperature:
+            rng = rng or random.Random()
+            body["temperature"] = round(rng.uniform(*self.retry_temperature), 3)
+            body["seed"] = rng.randrange(2**31)
+        if previous is not None and self.feedback:
+            answer, rejection = previous
+            messages.append({"role": "assistant", "content": answer})
+            messages.append(
+                {"role": "user", "content": f"{rejection.feedback} Paraphrase the text again."}
+            )
         max_tokens = self.max_tokens_for(word_count)
         if max_tokens:
             body["max_tokens"] = max_tokens
@@ -133,6 +163,7 @@ class AttemptEvent:
     reason: str | None
     detail: str | None
     paragraph_status: str | None = None  # succeeded or skipped when this attempt settles it
+    cleaned: str | None = None  # the answer after the cleaners: what was validated
 
 
 @dataclass
@@ -173,8 +204,8 @@ INSERT_ATTEMPT_SQL = """
 INSERT INTO attempts (
     paragraph_id, run_id, attempt_number, started_at, finished_at, latency_s, request,
     http_status, response, answer, finish_reason, prompt_tokens, completion_tokens,
-    outcome, reason, detail
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    outcome, reason, detail, cleaned
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 
@@ -349,75 +380,43 @@ def _work_paragraph(
     stop: threading.Event,
 ) -> None:
     """Ask for one paragraph until an answer is accepted or its attempts are used up."""
-    budget = settings.max_attempts - item.validated_attempts
-    number = item.last_attempt_number
+    number, validated = item.last_attempt_number, item.validated_attempts
+    budget = settings.max_attempts - validated
     if budget <= 0:  # --max-attempts was lowered below what it already had
-        emit(
-            AttemptEvent(
-                item.paragraph_id,
-                number,
-                None,
-                "rejected",
-                item.last_reason,
-                None,
-                paragraph_status="skipped",
-            )
-        )
+        emit(AttemptEvent(item.paragraph_id, number, None, "rejected", item.last_reason, None,
+                          paragraph_status="skipped"))  # fmt: skip
         return
-    body = settings.request_body(model, item.text, item.word_count)
-    validated = item.validated_attempts
+    previous: tuple[str, Rejection] | None = None  # the last rejected answer, for the retry
+    rng = random.Random()
 
-    def send() -> Completion:
+    def send(body: dict[str, Any]) -> Completion:
         nonlocal number
         if stop.is_set():
             raise _Interrupted
         number += 1
         completion = server.complete(session, body)
         if completion.failed:
-            emit(
-                AttemptEvent(
-                    item.paragraph_id,
-                    number,
-                    completion,
-                    "failed",
-                    completion.error,
-                    completion.error_detail,
-                )
-            )
+            emit(AttemptEvent(item.paragraph_id, number, completion, "failed", completion.error,
+                              completion.error_detail))  # fmt: skip
         return raise_for_failure(completion)
 
     def ask() -> Rejection | None:
-        nonlocal validated
-        completion = transport_policy(settings.retries, settings.backoff, stop=stop)(send)
-        rejection = validate(
-            item.text, completion.answer or "", completion.finish_reason, settings.rules
-        )
+        nonlocal validated, previous
+        body = settings.request_body(model, item.text, item.word_count, previous=previous, rng=rng)
+        completion = transport_policy(settings.retries, settings.backoff, stop=stop)(send, body)
+        cleaned = clean(item.text, completion.answer or "", settings.rules)
+        rejection = validate(item.text, cleaned, completion.finish_reason, settings.rules)
         validated += 1
         if rejection is None:
-            emit(
-                AttemptEvent(
-                    item.paragraph_id,
-                    number,
-                    completion,
-                    "accepted",
-                    None,
-                    None,
-                    paragraph_status="succeeded",
-                )
-            )
+            status, outcome = "succeeded", "accepted"
         else:
-            settled = "skipped" if validated >= settings.max_attempts else None
-            emit(
-                AttemptEvent(
-                    item.paragraph_id,
-                    number,
-                    completion,
-                    "rejected",
-                    rejection.reason,
-                    rejection.detail,
-                    paragraph_status=settled,
-                )
-            )
+            status = "skipped" if validated >= settings.max_attempts else None
+            outcome, previous = "rejected", (completion.answer or "", rejection)
+        emit(AttemptEvent(
+            item.paragraph_id, number, completion, outcome,
+            rejection.reason if rejection else None, rejection.detail if rejection else None,
+            paragraph_status=status, cleaned=cleaned,
+        ))  # fmt: skip
         return rejection
 
     with contextlib.suppress(_Interrupted):  # the paragraph stays pending for the next run
@@ -452,6 +451,7 @@ def _record(db: Database, run_id: int, event: AttemptEvent, summary: RunSummary)
                     event.outcome,
                     event.reason,
                     event.detail,
+                    event.cleaned,
                 ],
             )
         if event.paragraph_status:
@@ -490,7 +490,7 @@ def _start_run(db: Database, settings: RunSettings, model: str) -> int:
                     "status": "running",
                     "base_url": settings.base_url,
                     "model": model,
-                    "settings": json.dumps(asdict(settings), ensure_ascii=False),
+                    "settings": json.dumps(asdict(settings), ensure_ascii=False, default=sorted),
                     "pid": os.getpid(),
                     "hostname": socket.gethostname(),
                 }

@@ -1,14 +1,22 @@
-"""Validation: the named rules an answer must pass, each with a stable reason code.
+"""Validation: clean an answer, then try the named rules on it, each with a stable reason code.
 
-Rules run in order and the first that matches rejects the answer, as in the notebook. The
-notebook's four rules keep its exact definitions; `truncated` and `empty` come first because
-they explain the rest (a cut-off or missing answer also looks too short).
+Cleaners fix what is certainly wrapping, not writing: a reasoning model's <think> block, quotes
+around the whole answer. The attempt keeps both the raw answer and the cleaned one.
+
+Rules reject. They run in order and the first that matches wins, as in the notebook, whose four
+rules keep their exact definitions and order. `truncated` and `empty` come first because they
+explain the rest. The rules for what small models do (refusal, preamble, commentary,
+too_similar) come after the notebook's, so an answer the notebook rejected is rejected for the
+same reason, and they catch only what it let through. Every rule and cleaner can be switched
+off by its code (Rules.disabled).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 
 # The notebook's list, matched case-sensitively as substrings.
 DEFAULT_BANNED_PHRASES: tuple[str, ...] = (
@@ -21,15 +29,18 @@ DEFAULT_BANNED_PHRASES: tuple[str, ...] = (
 )
 DEFAULT_MIN_RATIO = 0.8  # an answer needs at least int(0.8 * input words) words
 DEFAULT_MAX_RATIO = 2.0  # and at most int(2 * input words)
+DEFAULT_SIMILARITY = 0.9  # too_similar: word-sequence similarity at which an answer is a copy
 
 
 @dataclass(frozen=True)
 class Rules:
-    """The settings of the rules; the defaults are the notebook's."""
+    """The settings of the rules; the defaults are the notebook's plus the rules it lacked."""
 
     banned_phrases: tuple[str, ...] = DEFAULT_BANNED_PHRASES
     min_ratio: float = DEFAULT_MIN_RATIO
     max_ratio: float = DEFAULT_MAX_RATIO
+    similarity: float = DEFAULT_SIMILARITY
+    disabled: frozenset[str] = field(default_factory=frozenset)  # codes of rules and cleaners off
 
 
 @dataclass(frozen=True)
@@ -37,13 +48,18 @@ class Rejection:
     reason: str  # stable snake_case code, stored in attempts.reason
     detail: str  # what matched, for people
 
+    @property
+    def feedback(self) -> str:
+        """The sentence --feedback adds to the next request."""
+        return f"Your previous answer was rejected because {RULES[self.reason].feedback}."
+
 
 @dataclass(frozen=True)
 class Answer:
     """What a rule looks at."""
 
     original: str
-    text: str  # choices[0].message.content.strip()
+    text: str  # the cleaned answer
     finish_reason: str | None
     input_words: int = field(init=False)
     output_words: int = field(init=False)
@@ -53,7 +69,28 @@ class Answer:
         object.__setattr__(self, "output_words", len(self.text.split()))
 
 
-Rule = Callable[[Answer, Rules], "str | None"]  # returns the detail when it rejects
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    check: Callable[[Answer, Rules], str | None]  # the detail when it rejects, else None
+    feedback: str  # completes "Your previous answer was rejected because …"
+    notebook: bool = False  # one of the notebook's four
+
+    def __call__(self, answer: Answer, rules: Rules) -> str | None:
+        return self.check(answer, rules)
+
+
+def _new_match(patterns: tuple[re.Pattern[str], ...], answer: Answer) -> str | None:
+    """The first pattern the answer matches and the original does not (the author may write
+    "I made…" or "Here is…"; then it is prose, not a model talking)."""
+    for pattern in patterns:
+        found = pattern.search(answer.text)
+        if found and not pattern.search(answer.original):
+            return found.group(0).strip()
+    return None
+
+
+# --- rules ------------------------------------------------------------------------------------
 
 
 def truncated(answer: Answer, rules: Rules) -> str | None:
@@ -64,6 +101,59 @@ def truncated(answer: Answer, rules: Rules) -> str | None:
 
 def empty(answer: Answer, rules: Rules) -> str | None:
     return "the answer is empty" if not answer.text else None
+
+
+REFUSAL_PATTERNS = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"^(?:I'm|I am) (?:sorry|afraid)\b",
+        r"^I (?:cannot|can't|can not|won't|will not|am unable|'m unable|am not able)\b",
+        r"^(?:Sorry|Unfortunately),? (?:but )?I\b",
+        r"\bas an AI\b",
+        r"\b(?:I|I'm|I am) (?:not able|unable) to (?:help|assist|comply|paraphrase)\b",
+    )
+)
+
+
+def refusal(answer: Answer, rules: Rules) -> str | None:
+    found = _new_match(REFUSAL_PATTERNS, answer)
+    return f"refuses: {found!r}" if found else None
+
+
+PREAMBLE_PATTERNS = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"^(?:Sure|Certainly|Of course|Absolutely|Okay|OK)\b[^\n]{0,60}?[!.:,]",
+        r"^Here(?:'s| is| are)\b[^\n]{0,100}?:",
+        r"^(?:The |A |My )?(?:paraphrased?|rewritten|revised|refined|rephrased|improved|enhanced)"
+        r"(?: version| text| paragraph| passage)?(?: of [^\n:]{0,60})?\s*:",
+        r"^(?:Paraphrase|Rewrite|Revision|Output|Answer|Response)\s*:",
+    )
+)
+
+
+def preamble(answer: Answer, rules: Rules) -> str | None:
+    found = _new_match(PREAMBLE_PATTERNS, answer)
+    return f"starts with a lead-in: {found!r}" if found else None
+
+
+COMMENTARY_PATTERNS = tuple(
+    re.compile(p, re.IGNORECASE | re.MULTILINE)
+    for p in (
+        r"^\s*[(\[]?(?:Note|Notes|Changes|Changes made|Explanation|Edits)\s*:",
+        r"\b(?:In this|This) (?:paraphrase|paraphrased version|version|revision|rewrite|"
+        r"rewritten version|refined version)\b",
+        r"\bI(?: have|'ve)? (?:made|changed|kept|tried|rephrased|refined|replaced|used|added|"
+        r"maintained|preserved|rewrote|removed|aimed)\b[^.\n]{0,80}?\b(?:text|paraphrase|"
+        r"original|sentence|wording|changes|meaning|tone|style|version|phrasing|word choice)\b",
+        r"\bthe (?:original|paraphrased) (?:text|paragraph|passage|sentence|version)\b",
+    )
+)
+
+
+def commentary(answer: Answer, rules: Rules) -> str | None:
+    found = _new_match(COMMENTARY_PATTERNS, answer)
+    return f"comments on its work: {found!r}" if found else None
 
 
 def banned_phrase(answer: Answer, rules: Rules) -> str | None:
@@ -98,27 +188,107 @@ def too_long(answer: Answer, rules: Rules) -> str | None:
     return None
 
 
-# Reason code → rule, in the order they are tried.
+_WORD = re.compile(r"[\w']+")
+
+
+def similarity(original: str, answer: str) -> float:
+    """How much of the answer is the original's word sequence, from 0 to 1 (difflib's ratio on
+    lower-cased words, punctuation ignored): a copy scores 1, a real paraphrase well under 0.7."""
+    a, b = _WORD.findall(original.lower()), _WORD.findall(answer.lower())
+    return SequenceMatcher(None, a, b, autojunk=False).ratio() if a and b else 0.0
+
+
+def too_similar(answer: Answer, rules: Rules) -> str | None:
+    score = similarity(answer.original, answer.text)
+    if score >= rules.similarity:
+        return f"a near copy of the original (similarity {score:.2f} ≥ {rules.similarity:g})"
+    return None
+
+
+# Code → rule, in the order they are tried.
 RULES: dict[str, Rule] = {
-    "truncated": truncated,
-    "empty": empty,
-    "banned_phrase": banned_phrase,
-    "multiple_paragraphs": multiple_paragraphs,
-    "too_short": too_short,
-    "too_long": too_long,
+    rule.code: rule
+    for rule in (
+        Rule("truncated", truncated, "it was cut off: keep to the original's length"),
+        Rule("empty", empty, "it was empty"),
+        Rule("banned_phrase", banned_phrase, "it contained a heading or note", notebook=True),
+        Rule(
+            "multiple_paragraphs",
+            multiple_paragraphs,
+            "it had more than one paragraph",
+            notebook=True,
+        ),
+        Rule("too_short", too_short, "it was much shorter than the original", notebook=True),
+        Rule("too_long", too_long, "it was much longer than the original", notebook=True),
+        Rule("refusal", refusal, "it refused; this is fiction to rewrite, nothing more"),
+        Rule("preamble", preamble, "it began with a lead-in: reply with the paraphrase alone"),
+        Rule("commentary", commentary, "it commented on the text: reply with the paraphrase alone"),
+        Rule("too_similar", too_similar, "it copied the original: use your own words"),
+    )
 }
 
 
-NOTEBOOK_RULES = Rules()
+# --- cleaners ---------------------------------------------------------------------------------
+
+_THINK = re.compile(r"<think>.*?(?:</think>|\Z)", re.DOTALL | re.IGNORECASE)
+_QUOTES = {'"': '"', "“": "”", "'": "'", "‘": "’", "«": "»"}
+
+
+def strip_think(text: str, original: str) -> str:
+    """Drop reasoning models' <think>…</think> blocks (an unclosed one runs to the end)."""
+    if "</think>" in text and "<think>" not in text:  # some servers drop the opening tag
+        text = text.split("</think>", 1)[1]
+    return _THINK.sub("", text).strip()
+
+
+def strip_quotes(text: str, original: str) -> str:
+    """Drop quotes wrapped around the whole answer, unless the original is wrapped the same way
+    or the answer has other quotes of that kind inside (then they are dialogue)."""
+    if len(text) < 2 or text[0] not in _QUOTES or text[-1] != _QUOTES[text[0]]:
+        return text
+    opening, closing = text[0], _QUOTES[text[0]]
+    inner = text[1:-1]
+    if original[:1] == opening or opening in inner or closing in inner:
+        return text
+    return inner.strip()
+
+
+CLEANERS: dict[str, Callable[[str, str], str]] = {
+    "strip_think": strip_think,
+    "strip_quotes": strip_quotes,
+}
+
+
+def clean(original: str, text: str, rules: Rules | None = None) -> str:
+    """The answer without what cleaners remove; validate this, export this."""
+    disabled = rules.disabled if rules else frozenset()
+    for code, cleaner in CLEANERS.items():
+        if code not in disabled:
+            text = cleaner(text, original)
+    return text
+
+
+DEFAULT_RULES = Rules()  # the notebook's settings, every rule and cleaner on
+# The notebook exactly: only its four rules (plus truncated and empty, which it could not see).
+NOTEBOOK_ONLY = frozenset(
+    [
+        code
+        for code, rule in RULES.items()
+        if not rule.notebook and code not in ("truncated", "empty")
+    ]
+    + list(CLEANERS)
+)
 
 
 def validate(
-    original: str, text: str, finish_reason: str | None = None, rules: Rules = NOTEBOOK_RULES
+    original: str, text: str, finish_reason: str | None = None, rules: Rules = DEFAULT_RULES
 ) -> Rejection | None:
-    """The first rule the answer breaks, or None when it is accepted."""
+    """The first enabled rule the (cleaned) answer breaks, or None when it is accepted."""
     answer = Answer(original, text, finish_reason)
-    for reason, rule in RULES.items():
+    for code, rule in RULES.items():
+        if code in rules.disabled:
+            continue
         detail = rule(answer, rules)
         if detail is not None:
-            return Rejection(reason, detail)
+            return Rejection(code, detail)
     return None
