@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from workbench.client import Server  # noqa: E402
-from workbench.embedded import embedded_server  # noqa: E402
-from workbench.ingest import read_source  # noqa: E402
-from workbench.run import RunSettings  # noqa: E402
+from workbench.client import Server
+from workbench.embedded import embedded_server
+from workbench.ingest import read_source
+from workbench.run import RunSettings
 
 
 def main() -> None:
@@ -31,7 +31,9 @@ def main() -> None:
     parser.add_argument("--tries", type=int, default=3)
     parser.add_argument("--parallel", type=int, default=4)
     args = parser.parse_args()
-    paragraphs = [p for p in read_source(args.source, encoding="utf-8").paragraphs if p.word_count >= 10]
+    paragraphs = [
+        p for p in read_source(args.source, encoding="utf-8").paragraphs if p.word_count >= 10
+    ]
     settings = RunSettings()
     with embedded_server(parallel=args.parallel) as embedded:
         server = Server(embedded.base_url)

