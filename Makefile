@@ -1,11 +1,11 @@
-# The few honest targets: demo, test, bench, lint. Each sets up .venv first.
+# The few honest targets: demo, test, bench, lint, docs. Each sets up .venv first.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 WB := $(VENV)/bin/workbench
 BOOK ?= ../shared/corpus/princess-and-the-goblin.txt
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ bench: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) scripts/readme_help.py --check
+
+docs: $(VENV)/.installed
+	$(PY) scripts/readme_help.py
 
 clean:
 	rm -rf $(VENV) demo.db demo.db-wal demo.db-shm output.jsonl

@@ -64,8 +64,8 @@ def test_default_max_tokens_leaves_room_for_the_longest_accepted_answer(cli, fak
     ingest_paragraphs(cli, tmp_path, [words(10), words(100)])
     run(cli, fake, "--concurrency", "1")
     caps = [body["max_tokens"] for body in fake.requests]
-    # 2 × words may be accepted; at 2 tokens a word plus a margin, and no more.
-    assert caps == [2 * 10 * 2 + 32, 2 * 100 * 2 + 32]
+    # 2 × words may be accepted; at 1.6 tokens a word plus a margin, and no more.
+    assert caps == [2 * 10 * 1.6 + 32, 2 * 100 * 1.6 + 32]
     assert RunSettings(max_tokens=0).request_body("m", "a b", 2).get("max_tokens") is None
 
 

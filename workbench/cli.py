@@ -342,8 +342,10 @@ def _served(
     if not embedded:
         yield settings
         return
-    from workbench.embedded import embedded_server
+    from workbench.embedded import EmbeddedUnavailable, embedded_server
 
+    if gguf is not None and not gguf.is_file():  # say so before announcing a start
+        raise EmbeddedUnavailable(f"model file not found: {gguf}")
     if not quiet:
         typer.echo(
             f"Starting the embedded model {gguf.name if gguf else 'SmolLM2-135M'}…", err=True

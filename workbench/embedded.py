@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
+import signal
+import socket
 import threading
 import time
 import urllib.parse
@@ -35,14 +38,18 @@ INSTALL_HINT = (
 # and SmolLM2 was trained with 8192 tokens, so a 2048-token slot is never beyond its range.
 CTX_PER_SLOT = 2048
 
-# Generous: loading the 135M model takes about 0.5 s, but a cold disk or a busy machine
-# should get a long wait before we give up.
+# Generous: the server is healthy as soon as the model is loaded (about 0.5 s), but a busy
+# machine should get a long wait before we give up.
 STARTUP_TIMEOUT = 120.0
+# The task loop starts microseconds after the load; Ctrl-C waits for it, so keep this short.
+LOOP_TIMEOUT = 30.0
 
 # llama.cpp log levels: 0 output, 1 error, 2 warning, 3 info (its default), 4 debug.
-# Errors only: the CLI draws a progress bar on stderr, yet a model that fails to load
-# should still say why.
-LOG_VERBOSITY = 1
+# 0, silent: the CLI draws a progress bar on stderr, and at 1 llama.cpp also logs every
+# request it rejects (a prompt over the context size, say), which the client reports anyway.
+# The cost: a model that fails to load is explained only by our one-line error. Set to 3
+# before starting to see llama.cpp's own account. It is process-wide, and read at start.
+LOG_VERBOSITY = 0
 
 
 class EmbeddedUnavailable(WorkbenchError):
@@ -102,10 +109,7 @@ def embedded_server(
     path = Path(gguf) if gguf is not None else default_model_path()
     if not path.is_file():
         raise EmbeddedUnavailable(f"model file not found: {path}")
-    try:
-        import xllamacpp  # type: ignore[import-untyped]  # optional extra, no type stubs
-    except ImportError as exc:  # also a wheel that does not load (glibc, CPU), not only absent
-        raise EmbeddedUnavailable(INSTALL_HINT) from exc
+    xllamacpp = _import_xllamacpp()
 
     model = alias or path.stem
     total_ctx = n_ctx if n_ctx is not None else CTX_PER_SLOT * parallel
@@ -127,37 +131,32 @@ def embedded_server(
     params.endpoint_slots = True  # GET /slots is the queue round trip of _await_main_loop
     params.verbosity = LOG_VERBOSITY
 
-    # The Server is built on a helper thread so that its reference always lands in `holder`.
-    # Built here, a Ctrl-C during the load would be raised as the constructor returns, before
-    # the assignment, and the discarded Server would then be destroyed before its task loop
-    # runs: that destructor hangs for ever (see _await_main_loop). The constructor blocks until
-    # the model is loaded and the socket listens, and holds the GIL meanwhile (about 0.5 s), so
-    # other Python threads pause during the load.
-    # `holder` keeps the only reference: xllamacpp has no stop method, its destructor is the
-    # stop, and clearing the list runs it.
+    # `holder` keeps the only reference to the native server: xllamacpp has no stop method,
+    # its destructor is the stop, and clearing the list runs it. The destructor hangs for ever
+    # in two cases, hence the care below: before the task loop runs (see _await_main_loop),
+    # and while requests are in flight (see _cut_connections).
     holder: list[Any] = []
-    failure: list[Exception] = []
-    loader = threading.Thread(
-        target=_construct,
-        args=(xllamacpp.Server, params, holder, failure),
-        name="workbench-embedded-load",
-    )
     loop_running = False
-    root = ""
-    loader.start()
+    port = 0
     try:
-        loader.join()
-        if failure:
-            # xllamacpp says only "Failed to init server"; llama.cpp has already logged the
-            # cause on stderr (at LOG_VERBOSITY >= 1).
-            raise EmbeddedUnavailable(
-                f"llama.cpp could not start with {path.name}: {failure[0]}"
-            ) from failure[0]
-        root, port = _root_url(holder[0].listening_address)
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        _await_health(root, deadline)
-        _await_main_loop(root, deadline)
-        loop_running = True
+        # Ctrl-C is held back from the load to the first sign of a running loop. Raised as
+        # the constructor returns, it would drop the new Server before `holder` has it, and
+        # the destructor would run too early. The constructor blocks until the model is
+        # loaded and the socket listens, holding the GIL (about 0.5 s): other Python threads
+        # pause meanwhile.
+        with _sigint_deferred():
+            try:
+                holder.append(xllamacpp.Server(params))
+            except RuntimeError as exc:
+                # xllamacpp says only "Failed to init server"; llama.cpp logs the cause on
+                # stderr if LOG_VERBOSITY allows it.
+                raise EmbeddedUnavailable(
+                    f"llama.cpp could not start with {path.name}: {exc}"
+                ) from exc
+            root, port = _root_url(holder[0].listening_address)
+            _await_main_loop(root, time.monotonic() + LOOP_TIMEOUT)
+            loop_running = True
+        _await_health(root, time.monotonic() + STARTUP_TIMEOUT)
         yield EmbeddedServer(
             base_url=f"{root}/v1",
             model=model,
@@ -168,25 +167,108 @@ def embedded_server(
         )
     finally:
         try:
-            loader.join()  # after a Ctrl-C during the load: let the load finish first
-            if holder and not loop_running:
-                if not root:
-                    root, _ = _root_url(holder[0].listening_address)
-                # Stopping before the loop runs hangs for ever: wait for it (microseconds).
-                with contextlib.suppress(EmbeddedUnavailable):
-                    _await_main_loop(root, time.monotonic() + 30.0)
+            if holder:
+                if not loop_running:  # the barrier timed out: one last chance
+                    with contextlib.suppress(EmbeddedUnavailable):
+                        _await_main_loop(f"http://127.0.0.1:{port}", time.monotonic() + 5.0)
+                _cut_connections(port)
         finally:
-            # Drop the last reference: ~Server() stops the task loop and the HTTP server and
-            # joins their threads (about 30 ms). Requests still in flight lose their connection.
+            # Drop the last reference: ~Server() stops the task loop, then the HTTP server,
+            # and joins their threads: about 30 ms, up to 1 s after cutting requests.
             holder.clear()
 
 
-def _construct(server_class: Any, params: Any, holder: list[Any], failure: list[Exception]) -> None:
-    """Thread body: build the native server straight into `holder`, or record why it failed."""
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold SIGINT back for the duration, then deliver it to the previous handler."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # Python runs signal handlers in the main thread only: nothing can arrive here
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None:  # a handler installed from C: it could not be put back
+        yield
+        return
+    received: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, _frame: received.append(signum))
     try:
-        holder.append(server_class(params))
-    except Exception as exc:  # handed to the caller's thread, which raises it
-        failure.append(exc)
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            signal.raise_signal(signal.SIGINT)  # usually a KeyboardInterrupt, raised right here
+
+
+def _import_xllamacpp() -> Any:
+    """Import xllamacpp, making its OpenMP threads sleep rather than spin while they wait.
+
+    ggml computes each token with OpenMP threads that busy-wait at every step. When other
+    busy processes share the cores (a test suite, a second embedded server), a spinning
+    thread waits for one that is not scheduled, and generation crawls. Measured on 2 cores,
+    40 requests of 32 tokens, 4 at a time: alone, 22.6 s spinning and 30 s passive; two
+    servers at once, spinning, neither finished within 200 s (requests timed out), while
+    passive each took 45 s. A third of the throughput, alone, buys never stalling.
+    libgomp reads the variable once, when xllamacpp's native library loads it: it cannot be
+    changed afterwards. A value the user set (OMP_WAIT_POLICY=ACTIVE on a dedicated machine)
+    is kept, and the environment is restored at once so that child processes do not inherit
+    ours.
+    """
+    set_here = "OMP_WAIT_POLICY" not in os.environ
+    if set_here:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    try:
+        import xllamacpp  # type: ignore[import-untyped]  # optional extra, no type stubs
+    except ImportError as exc:  # also a wheel that does not load (glibc, CPU), not only absent
+        raise EmbeddedUnavailable(INSTALL_HINT) from exc
+    finally:
+        if set_here:
+            del os.environ["OMP_WAIT_POLICY"]
+    return xllamacpp
+
+
+def _cut_connections(port: int) -> int:
+    """Shut down every connection the server accepted on `port`; return how many.
+
+    ~Server() stops the task loop first, then waits for the HTTP threads, and a thread that
+    serves a request waits for its result until the client hangs up. With the loop gone that
+    result never comes; and the destructor holds the GIL, so a client thread of this process
+    can neither time out nor hang up: the process freezes for good (seen with four requests
+    in flight). Shutting the server's end of each connection makes those threads give up
+    within a second, and their clients get a connection error at once. The server runs in
+    this process, so its sockets are our file descriptors; only sockets whose local port is
+    the server's are touched, the listening one excepted (it has no peer).
+    A request that connects after this sweep and before the destructor stops the listener
+    can still freeze the process: stop sending requests before leaving `embedded_server()`.
+    """
+    fd_dir = Path("/proc/self/fd")
+    if not fd_dir.is_dir():
+        fd_dir = Path("/dev/fd")  # macOS, BSD
+    try:
+        fds = [int(entry.name) for entry in fd_dir.iterdir()]
+    except OSError:  # nothing to enumerate (Windows): best effort only
+        return 0
+    cut = 0
+    for fd in fds:
+        # A duplicate: closing it leaves the server's descriptor open, while shutdown()
+        # acts on the connection that both share.
+        try:
+            dup = os.dup(fd)
+        except OSError:  # closed meanwhile
+            continue
+        try:
+            sock = socket.socket(fileno=dup)
+        except OSError:  # not a socket
+            os.close(dup)
+            continue
+        with sock:
+            try:
+                if sock.type != socket.SOCK_STREAM or sock.getsockname()[1] != port:
+                    continue
+                sock.getpeername()  # raises for the listening socket
+                sock.shutdown(socket.SHUT_RDWR)
+                cut += 1
+            except (OSError, IndexError, TypeError):  # not TCP/IP, not connected, gone
+                continue
+    return cut
 
 
 def _root_url(listening_address: str) -> tuple[str, int]:
