@@ -147,6 +147,14 @@ COMMENTARY_PATTERNS = tuple(
         r"maintained|preserved|rewrote|removed|aimed)\b[^.\n]{0,80}?\b(?:text|paraphrase|"
         r"original|sentence|wording|changes|meaning|tone|style|version|phrasing|word choice)\b",
         r"\bthe (?:original|paraphrased) (?:text|paragraph|passage|sentence|version)\b",
+        # Analysis instead of a rewrite, what small models do most: "The story of … is a
+        # poignant tale", "It's a story about", "Your story…", "The final line of the scene".
+        r"^(?:The|This|Your) (?:story|tale|narrative|passage|text|paragraph|sentence|final line)"
+        r"(?: is\b| of\b| about\b| has been\b| explores\b| takes place\b|,|:)",
+        r"^(?:It's a|It is a|A great|What a) (?:story|tale|scene)\b",
+        r"\b(?:the|this) (?:narrative|narrator|reader|protagonist|trope)\b",
+        r"\b(?:foreshadowing|symbolism)\b",
+        r"\ba (?:delightful|classic|poignant|timeless) (?:tale|example|story|reminder)\b",
     )
 )
 
