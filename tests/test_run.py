@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from pathlib import Path
 
@@ -514,24 +516,19 @@ def test_run_without_a_database_says_ingest_first(cli, tmp_path, db_path):
     assert not db_path.exists()
 
 
-def test_a_live_run_is_not_raced(cli, fake, tmp_path, db_path):
-    import os
-    import socket
-
-    ingest_paragraphs(cli, tmp_path, [words(10)])
+def leave_running_run(db_path: Path, pid: int) -> None:
+    """A runs row as a process that is still running, or was killed, leaves it."""
     with Database(db_path) as db:
         db["runs"].insert(
-            {
-                "started_at": "x",
-                "status": "running",
-                "base_url": "u",
-                "model": "m",
-                "settings": "{}",
-                "pid": os.getppid(),
-                "hostname": socket.gethostname(),
-            }
-        )
+            {"started_at": "x", "status": "running", "base_url": "u", "model": "m",
+             "settings": "{}", "pid": pid, "hostname": socket.gethostname()}
+        )  # fmt: skip
         db.conn.commit()
+
+
+def test_a_live_run_is_not_raced(cli, fake, tmp_path, db_path):
+    ingest_paragraphs(cli, tmp_path, [words(10)])
+    leave_running_run(db_path, os.getppid())
     result = run(cli, fake)
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: run #1 (process ")
@@ -540,19 +537,7 @@ def test_a_live_run_is_not_raced(cli, fake, tmp_path, db_path):
 
 def test_a_dead_run_is_closed_as_interrupted(cli, fake, tmp_path, db_path):
     ingest_paragraphs(cli, tmp_path, [words(10)])
-    with Database(db_path) as db:
-        db["runs"].insert(
-            {
-                "started_at": "x",
-                "status": "running",
-                "base_url": "u",
-                "model": "m",
-                "settings": "{}",
-                "pid": 999_999_999,
-                "hostname": __import__("socket").gethostname(),
-            }
-        )
-        db.conn.commit()
+    leave_running_run(db_path, 999_999_999)
     assert run(cli, fake).exit_code == 0
     rows = list(Database(db_path).query("SELECT id, status FROM runs ORDER BY id"))
     assert rows == [{"id": 1, "status": "interrupted"}, {"id": 2, "status": "completed"}]

@@ -102,7 +102,8 @@ def embedded_server(
     `threads` defaults to llama.cpp's own choice (the number of physical cores);
     `alias` is the model name clients send, by default the file's stem.
     The server is stopped on every exit (normal, exception, KeyboardInterrupt) and leaves
-    no port open and no server thread running.
+    no port open and no server thread running; requests still in flight are cut (their
+    clients get a connection error). Stop sending requests before leaving the block.
     """
     if parallel < 1:
         raise ValueError(f"parallel must be at least 1, got {parallel}")
@@ -204,9 +205,10 @@ def _import_xllamacpp() -> Any:
     ggml computes each token with OpenMP threads that busy-wait at every step. When other
     busy processes share the cores (a test suite, a second embedded server), a spinning
     thread waits for one that is not scheduled, and generation crawls. Measured on 2 cores,
-    40 requests of 32 tokens, 4 at a time: alone, 22.6 s spinning and 30 s passive; two
-    servers at once, spinning, neither finished within 200 s (requests timed out), while
-    passive each took 45 s. A third of the throughput, alone, buys never stalling.
+    40 requests of 32 tokens, 4 at a time: two servers at once, spinning, neither finished
+    within 200 s (requests timed out); passive, each took 45 s. The price, alone: 30 s
+    instead of 22.6 s for the same 40 requests, and 4 one-by-one requests 5.5 s instead of
+    2.7 s. Slower, but it never stalls.
     libgomp reads the variable once, when xllamacpp's native library loads it: it cannot be
     changed afterwards. A value the user set (OMP_WAIT_POLICY=ACTIVE on a dedicated machine)
     is kept, and the environment is restored at once so that child processes do not inherit
@@ -261,12 +263,14 @@ def _cut_connections(port: int) -> int:
             continue
         with sock:
             try:
+                if sock.family not in (socket.AF_INET, socket.AF_INET6):
+                    continue
                 if sock.type != socket.SOCK_STREAM or sock.getsockname()[1] != port:
                     continue
                 sock.getpeername()  # raises for the listening socket
                 sock.shutdown(socket.SHUT_RDWR)
                 cut += 1
-            except (OSError, IndexError, TypeError):  # not TCP/IP, not connected, gone
+            except OSError:  # not connected, or gone meanwhile
                 continue
     return cut
 
@@ -317,10 +321,11 @@ def _await_health(root: str, deadline: float) -> None:
 def _await_main_loop(root: str, deadline: float) -> None:
     """Wait until llama.cpp's task loop runs, proven by a GET /slots that it must answer.
 
-    The constructor returns just before its thread enters the loop, and the loop's first act
-    is to mark itself running: a stop requested in between is overwritten, and ~Server() then
-    waits for ever (seen here: deleting the Server right after construction hung 1 time in 3).
-    /health does not prove it, since the HTTP threads answer it without the loop.
+    The constructor returns just before its thread enters the loop, and (in llama.cpp's
+    server_queue::start_loop) the loop's first act is to mark itself running: a stop requested
+    in between is overwritten, and ~Server() then waits for ever. Seen here: deleting the
+    Server right after construction hung the process 1 time in 3. /health does not prove the
+    loop runs, since the HTTP threads answer it on their own.
     """
     status = 0
     while time.monotonic() < deadline:

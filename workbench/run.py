@@ -258,30 +258,31 @@ def run(
     if not work:
         return RunSummary(run_id=None, status="nothing_to_do")
     model = resolve_model(server, settings.model)
-    run_id = _start_run(db, settings, model)
-    summary = RunSummary(run_id=run_id, status="running", model=model, paragraphs=len(work))
-    if on_start:
-        on_start(run_id, model, len(work))
-
-    stop = threading.Event()
-    events: queue.Queue[AttemptEvent | _Stop | None] = queue.Queue()
-    todo: queue.SimpleQueue[WorkItem] = queue.SimpleQueue()
-    for item in work:
-        todo.put(item)
-    workers = [
-        threading.Thread(
-            target=_worker,
-            args=(server, model, settings, todo, events, stop),
-            name=f"workbench-slot-{n}",
-            daemon=True,  # Ctrl-C must not wait for a request in flight
-        )
-        for n in range(min(settings.concurrency, len(work)))
-    ]
-    for worker in workers:
-        worker.start()
-    finished_workers, failure = 0, None
-    interrupted = threading.Event()
+    # From here on, Ctrl-C only sets flags (see _ctrl_c_sets): the run row it creates is
+    # always closed, as interrupted, with every finished attempt committed.
+    stop, interrupted = threading.Event(), threading.Event()
     with _ctrl_c_sets(interrupted, stop):
+        run_id = _start_run(db, settings, model)
+        summary = RunSummary(run_id=run_id, status="running", model=model, paragraphs=len(work))
+        if on_start:
+            on_start(run_id, model, len(work))
+
+        events: queue.Queue[AttemptEvent | _Stop | None] = queue.Queue()
+        todo: queue.SimpleQueue[WorkItem] = queue.SimpleQueue()
+        for item in work:
+            todo.put(item)
+        workers = [
+            threading.Thread(
+                target=_worker,
+                args=(server, model, settings, todo, events, stop),
+                name=f"workbench-slot-{n}",
+                daemon=True,  # Ctrl-C must not wait for a request in flight
+            )
+            for n in range(min(settings.concurrency, len(work)))
+        ]
+        for worker in workers:
+            worker.start()
+        finished_workers, failure = 0, None
         try:
             while finished_workers < len(workers) and not interrupted.is_set():
                 try:
