@@ -47,7 +47,15 @@ def first_paragraphs(tmp_path: Path, count: int) -> Path:
 def test_ingest_run_report_export_on_the_real_model(cli, tmp_path, db_path):
     assert cli("ingest", first_paragraphs(tmp_path, 4)).exit_code == 0
     result = cli(
-        "run", "--embedded", "-q", "--concurrency", "2", "--max-attempts", "2", "--max-tokens", "160"
+        "run",
+        "--embedded",
+        "-q",
+        "--concurrency",
+        "2",
+        "--max-attempts",
+        "2",
+        "--max-tokens",
+        "160",
     )
     assert result.exit_code == 0, result.stderr
     assert "Run #1 completed (SmolLM2-135M-Instruct.Q4_1)" in result.stdout
