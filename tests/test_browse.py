@@ -59,3 +59,45 @@ def test_metadata_describes_every_table_and_view(db_path, cli, tmp_path):
     db = Database(db_path)
     ours = set(db.table_names()) - {"_sqlite_migrations"} | set(db.view_names())
     assert ours == set(tables)
+
+
+def test_browse_serves_the_database_on_loopback(cli, tmp_path, db_path):
+    import socket
+    import time
+
+    import requests
+
+    (tmp_path / "s.txt").write_text(words(10), encoding="utf-8")
+    assert cli("ingest", tmp_path / "s.txt").exit_code == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "browse", "--port", str(port), "--db", str(db_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                page = requests.get(f"http://127.0.0.1:{port}/test/paragraphs.json", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.2)
+        assert page.status_code == 200
+        assert words(10) in page.text
+        home = requests.get(f"http://127.0.0.1:{port}/test", timeout=5).text
+        assert "Why answers were rejected" in home  # the canned queries are there
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_browse_refuses_a_file_that_is_not_ours(cli, tmp_path):
+    other = tmp_path / "other.db"
+    other.write_text("not a database", encoding="utf-8")
+    result = cli("browse", "--db", other)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"Error: --db {other} is not a SQLite database"
