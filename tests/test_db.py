@@ -268,3 +268,10 @@ def test_another_migration_sets_steps_are_not_ours(cli, book, db_path):
     conn.close()
     result = cli("report", "--json")
     assert result.exit_code == 0, result.stderr
+
+
+def test_a_db_in_a_missing_folder_is_a_one_line_error(cli, book, tmp_path):
+    target = tmp_path / "no" / "such" / "folder" / "x.db"
+    result = cli("ingest", book, "--db", target)
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: cannot open --db {target}: unable to open database file\n"

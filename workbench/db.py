@@ -48,7 +48,10 @@ def open_db(path: str | os.PathLike[str], *, create: bool = False) -> Database:
         raise DatabaseError(f"no database at {path}: run `workbench ingest` first")
     if exists:
         _check_header(path)
-    db = Database(path)
+    try:
+        db = Database(path)
+    except sqlite3.Error as e:  # e.g. its folder does not exist
+        raise DatabaseError(f"cannot open --db {path}: {e}") from None
     try:
         _prepare(db, path)
     except BaseException as e:
