@@ -541,3 +541,21 @@ def test_a_dead_run_is_closed_as_interrupted(cli, fake, tmp_path, db_path):
     assert run(cli, fake).exit_code == 0
     rows = list(Database(db_path).query("SELECT id, status FROM runs ORDER BY id"))
     assert rows == [{"id": 1, "status": "interrupted"}, {"id": 2, "status": "completed"}]
+
+
+def test_progress_goes_to_stderr_and_quiet_silences_it(cli, fake, tmp_path):
+    ingest_paragraphs(cli, tmp_path, [words(10, "a"), words(10, "b")])
+    result = cli("run", "--base-url", fake.base_url, "--limit", "1")
+    assert result.stderr.splitlines()[0] == "Run #1: 1 paragraphs with fake-model"
+    assert result.stdout.startswith("Run #1 completed (fake-model): 1 succeeded")
+    result = cli("run", "--base-url", fake.base_url, "--quiet")
+    assert result.stderr == ""
+    assert result.stdout.startswith("Run #2 completed")
+
+
+def test_version(cli):
+    from workbench import __version__
+
+    result = cli("--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"workbench {__version__}\n"
