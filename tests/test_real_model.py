@@ -102,7 +102,7 @@ def test_ingest_run_report_export_on_the_real_model(cli, tmp_path, db_path):
     # Finished: a second run does nothing and starts no model.
     result = cli("run", "--embedded")
     assert result.stdout.strip() == "Nothing to do: no pending paragraphs (see `workbench report`)."
-    assert "Starting the embedded model" not in result.stderr
+    assert "Started the embedded model" not in result.stderr
 
 
 def test_serve_keeps_a_model_for_other_commands(cli, tmp_path, db_path):

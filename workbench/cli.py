@@ -342,15 +342,11 @@ def _served(
     if not embedded:
         yield settings
         return
-    from workbench.embedded import EmbeddedUnavailable, embedded_server
+    from workbench.embedded import embedded_server
 
-    if gguf is not None and not gguf.is_file():  # say so before announcing a start
-        raise EmbeddedUnavailable(f"model file not found: {gguf}")
-    if not quiet:
-        typer.echo(
-            f"Starting the embedded model {gguf.name if gguf else 'SmolLM2-135M'}…", err=True
-        )
     with embedded_server(gguf, parallel=settings.concurrency) as server:
+        if not quiet:
+            typer.echo(f"Started the embedded model at {server.base_url}", err=True)
         yield dataclasses.replace(settings, base_url=server.base_url, model=server.model)
 
 

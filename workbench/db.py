@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from workbench.errors import DatabaseError
-from workbench.migrations import MIGRATIONS, schema_version
+from workbench.migrations import MIGRATIONS, known_steps, schema_version
 
 # PRAGMA application_id marks the file as ours ("WBnc"), as the SQLite docs recommend for
 # application file formats: an unrelated SQLite file is refused before anything is written.
@@ -76,9 +76,7 @@ def _prepare(db: Database, path: Path) -> None:
     application_id = db.execute("PRAGMA application_id").fetchone()[0]
     tables = db.table_names()
     if application_id == APPLICATION_ID:
-        unknown = {m.name for m in MIGRATIONS.applied(db)} - {
-            m.name for m in MIGRATIONS._migrations
-        }
+        unknown = {m.name for m in MIGRATIONS.applied(db)} - known_steps()
         if unknown:
             raise DatabaseError(
                 f"--db {path} was written by a newer workbench (schema steps "
@@ -113,9 +111,9 @@ def _create(db: Database) -> None:
         for statement in _statements(schema_sql()):
             db.execute(statement)
         MIGRATIONS.ensure_migrations_table(db)
-        for migration in MIGRATIONS._migrations:
+        for name in sorted(known_steps()):  # step names sort in the order they apply
             db["_sqlite_migrations"].insert(
-                {"migration_set": MIGRATIONS.name, "name": migration.name, "applied_at": utc_now()}
+                {"migration_set": MIGRATIONS.name, "name": name, "applied_at": utc_now()}
             )
         # Both pragmas live in the file header and commit with the schema, so a crash here
         # leaves either an empty file or a complete database.

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.client import Server, check_base_url
+from workbench.client import Server
 from workbench.errors import WorkbenchError
 
 
@@ -29,7 +29,7 @@ def check_server(
 ) -> list[Check]:
     """Reachable, OpenAI-compatible, a model loaded, and one tiny completion with its latency."""
     try:
-        server = Server(check_base_url(base_url), api_key=api_key, timeout=60)
+        server = Server(base_url, api_key=api_key, timeout=60)
         models = server.list_models()
     except WorkbenchError as e:
         return [Check("server", "fail", str(e))]

@@ -13,6 +13,11 @@ from sqlite_utils.migrations import Migrations
 MIGRATIONS = Migrations("workbench")
 
 
+def known_steps() -> set[str]:
+    """The names of the steps this version of workbench knows."""
+    return {migration.name for migration in MIGRATIONS._migrations}
+
+
 def schema_version(db: Database) -> int:
     """1 for the first released schema, plus one per applied step."""
     return 1 + len(MIGRATIONS.applied(db))
