@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sqlite3
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from workbench.errors import DatabaseError
+from workbench.errors import DatabaseError, SchemaBehind
 from workbench.migrations import MIGRATIONS, known_steps, schema_version
 
 # PRAGMA application_id marks the file as ours ("WBnc"), as the SQLite docs recommend for
@@ -143,3 +144,73 @@ def process_alive(pid: int, hostname: str) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def open_db_readonly(path: str | os.PathLike[str]) -> Database:
+    """Open the database at `path` for reading only, checking it as open_db does.
+
+    For `browse`, which must work on a read-only file or folder and beside a running `run`: it
+    writes nothing, not even a pragma. Raises DatabaseError as open_db does, and
+    SchemaBehind when a schema step is pending (only a writer can apply it).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise DatabaseError(f"--db {path} is a folder, not a database file")
+    if not (path.exists() and path.stat().st_size > 0):
+        raise DatabaseError(f"no database at {path}: run `workbench ingest` first")
+    _check_header(path)
+    try:
+        db = Database(sqlite3.connect(readonly_uri(path), uri=True))
+    except sqlite3.Error as e:
+        raise DatabaseError(f"cannot open --db {path}: {e}") from None
+    try:
+        application_id = db.execute("PRAGMA application_id").fetchone()[0]
+        if application_id != APPLICATION_ID:
+            tables = db.table_names()
+            listed = ", ".join(tables[:5]) + ("…" if len(tables) > 5 else "")
+            raise DatabaseError(
+                f"--db {path} is a SQLite database but not a workbench one "
+                f"(tables: {listed or 'none'})"
+            )
+        unknown = {m.name for m in MIGRATIONS.applied(db)} - known_steps()
+        if unknown:
+            raise DatabaseError(
+                f"--db {path} was written by a newer workbench (schema steps "
+                f"{', '.join(sorted(unknown))}); upgrade workbench to use it"
+            )
+        pending = [m.name for m in MIGRATIONS.pending(db)]
+        if pending:
+            raise SchemaBehind(path, pending)
+    except sqlite3.DatabaseError as e:
+        db.close()
+        raise DatabaseError(f"--db {path} cannot be used: {e}") from None
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def readonly_uri(path: str | os.PathLike[str]) -> str:
+    """A SQLite URI that reads `path` without writing to it or beside it.
+
+    `mode=ro` sees what a running `run` commits. It fails on a WAL database in a folder we
+    cannot write when no -shm file is there (SQLite cannot create one): then nothing is writing
+    the file either, and `immutable=1` reads it as it stands.
+    """
+    path = Path(path).resolve()
+    uri = path.as_uri()
+    try:
+        with contextlib.closing(sqlite3.connect(f"{uri}?mode=ro", uri=True)) as conn:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return f"{uri}?mode=ro"
+    except sqlite3.OperationalError:
+        shm = path.with_name(path.name + "-shm")
+        if os.access(path.parent, os.W_OK) or shm.exists():
+            raise
+        return f"{uri}?immutable=1"
+
+
+def writable(path: str | os.PathLike[str]) -> bool:
+    """Whether this process may write the database file and create its journal beside it."""
+    path = Path(path)
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)

@@ -50,3 +50,14 @@ class ServerFailing(WorkbenchError):
     """The server failed one request more often than --retries allows; seen by `run`."""
 
     exit_code = ExitCode.SERVER_FAILING
+
+
+class SchemaBehind(DatabaseError):
+    """A --db that needs schema steps but was opened read-only; seen by `browse`."""
+
+    def __init__(self, path: object, steps: list[str]) -> None:
+        self.path, self.steps = path, steps
+        super().__init__(
+            f"--db {path} needs schema steps {', '.join(steps)} and cannot be written here: "
+            "open it once with write access (any command, e.g. `workbench report`) first"
+        )
