@@ -77,3 +77,51 @@ def book(tmp_path: Path) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+# The paragraphs of the review database, and what the scripted server answers for each: every
+# canned query and page has something to show (rejections of two kinds, acceptances, a skip).
+REVIEW_PARAGRAPHS = [
+    "The clock in the tower had not moved in eleven years, and the town liked it that way.",
+    "Too short.",
+    "She climbed the stairs at night with a lamp and a bag of her father's tools.",
+    "And the third one closes the little book with a dozen words or so.",
+]
+REVIEW_ANSWERS = {
+    REVIEW_PARAGRAPHS[0]: [
+        "The clock stopped.",  # too_short
+        "The tower clock had not moved for eleven years, and the town rather liked that.",
+    ],
+    REVIEW_PARAGRAPHS[2]: [
+        "Here is the paraphrased text: she went up the stairs by night, lamp in hand.",  # preamble
+        "By night she climbed the stairs, carrying a lamp and a bag of her father's tools.",
+    ],
+    REVIEW_PARAGRAPHS[3]: [REVIEW_PARAGRAPHS[3]] * 2,  # too_similar twice: skipped
+}
+
+
+def build_review_db(path: Path) -> Path:
+    """A database built by a scripted `workbench run` (the real CLI against FakeServer)."""
+    from tests.fakeserver import Reply
+
+    source = path.with_name("book.txt")
+    source.write_text("\n\n".join(REVIEW_PARAGRAPHS) + "\n", encoding="utf-8")
+
+    def responder(body, call):
+        return Reply(content=REVIEW_ANSWERS[body["messages"][-1]["content"]][call - 1])
+
+    cli = Cli()
+    assert cli("ingest", source, "--db", path).exit_code == 0
+    with FakeServer(responder=responder) as server:
+        result = cli(
+            "run", "--base-url", server.base_url, "--model", "fake-model",
+            "--concurrency", "1", "--max-attempts", "2", "-q", "--db", path,
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return path
+
+
+@pytest.fixture(scope="session")
+def review_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The review database, built once: copy it before changing it."""
+    return build_review_db(tmp_path_factory.mktemp("review") / "review.db")

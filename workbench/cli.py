@@ -457,14 +457,38 @@ def serve(
 @app.command()
 @user_errors
 def browse(
-    port: Annotated[int, typer.Option(help="Port for Datasette on 127.0.0.1.")] = 8001,
+    host: Annotated[
+        str,
+        typer.Option(help="Address to serve on; anything but loopback exposes every prompt."),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on; 0 picks a free one.")] = 8001,
     open_browser: Annotated[bool, typer.Option("--open", help="Open a browser window.")] = False,
     db: DbOption = Path(DEFAULT_DB),
 ) -> None:
-    """Browse the database in Datasette, with canned queries for pairs, rejections and runs."""
-    from workbench.browse import browse as serve
+    """Review the job in Datasette: answers beside their paragraphs, histories, every request.
 
-    serve(db, port=port, open_browser=open_browser)
+    Serves until Ctrl-C and prints the database page's URL. Reads a read-only file, and a database a run is writing.
+    """
+    from workbench.browse import browse as serve
+    from workbench.browse import is_loopback
+
+    if not is_loopback(host):
+        typer.echo(
+            f"Warning: --host {host} is not loopback: whoever reaches it can read every prompt "
+            f"and answer in {db}.",
+            err=True,
+        )
+
+    def ready(served: Any) -> None:
+        snapshot = " as it stands (read-only, nothing writing it)" if served.immutable else ""
+        typer.echo(f"Serving {db}{snapshot}; Ctrl-C to stop.", err=True)
+        typer.echo(served.url)  # the one line a script needs, on stdout
+
+    try:
+        serve(db, host=host, port=port, open_browser=open_browser, on_ready=ready)
+    except KeyboardInterrupt:  # Ctrl-C before the server was up
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+    typer.echo("Stopped.", err=True)
 
 
 @app.command()
