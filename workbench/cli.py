@@ -467,7 +467,7 @@ def browse(
 ) -> None:
     """Review the job in Datasette: answers beside their paragraphs, histories, every request.
 
-    Serves until Ctrl-C and prints the database page's URL. Reads a read-only file, and a database a run is writing.
+    Serves until Ctrl-C and prints the URL of the database's page. Works on a read-only file and while a run is writing.
     """
     from workbench.browse import browse as serve
     from workbench.browse import is_loopback
