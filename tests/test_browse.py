@@ -196,6 +196,12 @@ def test_a_foreign_key_to_a_paragraph_shows_its_first_words(served):
     assert f'title="{P1}"' in first["paragraph_id"]
 
 
+def test_a_paragraph_page_links_to_its_history(served):
+    page = get_page(served, "paragraphs/4")
+    assert '<a href="/review/paragraph_history?paragraph_id=4">This paragraph' in page
+    assert "paragraph_history" not in get_page(served, "attempts/1")
+
+
 def test_every_page_gets_our_css(served):
     assert "/-/workbench.css" in get_page(served, "")
     css = requests.get(served.url.rsplit("/", 1)[0] + "/-/workbench.css", timeout=5)
@@ -255,12 +261,21 @@ def test_browse_reads_a_read_only_file_in_a_read_only_folder(review_db, tmp_path
     before = sorted(p.name for p in folder.iterdir())
     prefix = read_only(folder)
     try:
-        with browsing(folder / "review.db", prefix=prefix) as browse:
+        browse = start(folder / "review.db", prefix=prefix)
+        try:
             assert len(get_json(browse, "review_rejected")) == 4
             assert rows_of(get_page(browse, "review_accepted"))
+        finally:
+            code, err = browse.stop()
         assert sorted(p.name for p in folder.iterdir()) == before  # nothing written beside it
     finally:
         writable_again(folder)
+    assert code == 0
+    assert err.splitlines() == [
+        f"Serving {folder / 'review.db'} as it stands (read-only, nothing writing it); "
+        "Ctrl-C to stop.",
+        "Stopped.",
+    ]
 
 
 def test_a_pending_schema_step_on_a_read_only_file_is_one_error_line(review_db, tmp_path):

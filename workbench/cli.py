@@ -469,8 +469,8 @@ def browse(
 
     Serves until Ctrl-C and prints the URL of the database's page. Works on a read-only file and while a run is writing.
     """
+    from workbench.browse import Served, is_loopback
     from workbench.browse import browse as serve
-    from workbench.browse import is_loopback
 
     if not is_loopback(host):
         typer.echo(
@@ -479,7 +479,7 @@ def browse(
             err=True,
         )
 
-    def ready(served: Any) -> None:
+    def ready(served: Served) -> None:
         snapshot = " as it stands (read-only, nothing writing it)" if served.immutable else ""
         typer.echo(f"Serving {db}{snapshot}; Ctrl-C to stop.", err=True)
         typer.echo(served.url)  # the one line a script needs, on stdout

@@ -9,6 +9,8 @@ SQL, following the conventions set in datasette.yaml under `plugins: workbench:`
   added marked in the answer (`<ins>`). Everything is escaped; line breaks are kept.
 - `links`: a column with one of these names becomes a link, e.g. `history` (a paragraph id) to
   that paragraph's history page. `path` and `label` are templates, `{}` the cell's value.
+- `row_links`: links on one row's page, e.g. from a paragraph's page to its history; `{}` is
+  the row's primary key.
 - `hide_in_lists`: columns a table's list page leaves out (the request and response JSON of
   attempts); each row's own page still shows them, pretty-printed by datasette-pretty-json.
 - `label_words`: a foreign key's label (a paragraph's text) is cut to its first words.
@@ -97,6 +99,19 @@ async def _short_label(
     href = datasette.urls.row(database, other, tilde_encode(str(key)))
     short = " ".join(label.split()[:words]) + "…"
     return Markup('<a href="{}" title="{}">{}</a>&nbsp;<em>{}</em>').format(href, label, short, key)
+
+
+@hookimpl
+def extra_template_vars(
+    database: str | None, table: str | None, view_name: str, request: Any, datasette: Any
+) -> dict[str, list[tuple[str, str]]]:
+    """`row_links` for templates/row.html: (href, label) pairs for this row's page."""
+    links = settings(datasette).get("row_links", {})
+    if view_name != "row" or not database or table not in links or request is None:
+        return {"workbench_row_links": []}
+    link = links[table]
+    href = datasette.urls.database(database) + "/" + link["path"].format(request.url_vars["pks"])
+    return {"workbench_row_links": [(href, link["label"])]}
 
 
 @hookimpl
