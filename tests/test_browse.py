@@ -184,6 +184,7 @@ def test_attempts_list_leaves_out_request_and_response_and_its_row_page_shows_th
     chosen = get_page(served, "attempts", _col="request")  # a URL that picks columns gets them
     assert 'class="col-request' in chosen
     assert "request" in get_json(served, "attempts")[0]  # the JSON API keeps every column
+    assert 'class="col-settings' not in get_page(served, "runs")
     row_page = get_page(served, "attempts/1")
     assert 'class="col-request' in row_page and "<pre" in row_page  # pretty-printed JSON
     assert "&#34;messages&#34;: [" in row_page or "&quot;messages&quot;: [" in row_page
