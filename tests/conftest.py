@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlite_utils import Database
 from typer.testing import CliRunner
 
 from tests.fakeserver import FakeServer
@@ -77,3 +78,30 @@ def book(tmp_path: Path) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+def paragraph_rows(db_path: Path, recipe: str | None = None) -> list[dict]:
+    """Every paragraph in source order, with its status under a recipe (the current one by
+    default): filtered, pending, succeeded or skipped, as the old single status read."""
+    from workbench.recipes import current_recipe_name
+
+    db = Database(db_path)
+    return list(
+        db.query(
+            """
+            SELECT p.id, p.source_id, p.position, p.occurrence, p.text, p.word_count,
+                CASE WHEN p.filtered THEN 'filtered' ELSE coalesce(s.status, 'pending') END
+                    AS status,
+                s.last_reason AS skip_reason
+            FROM paragraphs p
+            LEFT JOIN paragraph_status s ON s.paragraph_id = p.id AND s.recipe = :recipe
+            ORDER BY p.source_id, p.position, p.id
+            """,
+            {"recipe": recipe or current_recipe_name(db)},
+        )
+    )
+
+
+def statuses(db_path: Path, recipe: str | None = None) -> dict[str, str]:
+    """Paragraph text → its status under a recipe (the current one by default)."""
+    return {row["text"]: row["status"] for row in paragraph_rows(db_path, recipe)}

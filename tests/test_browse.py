@@ -37,7 +37,9 @@ def test_canned_queries_run(cli, fake, tmp_path, db_path):
     )
     name = db_path.stem
     rejections = datasette_get(db_path, f"/{name}/rejection_reasons.json?_shape=array")
-    assert rejections == [{"outcome": "rejected", "reason": "too_short", "attempts": 2}]
+    assert rejections == [
+        {"recipe": "default", "outcome": "rejected", "reason": "too_short", "attempts": 2}
+    ]
     skipped = datasette_get(db_path, f"/{name}/skipped_paragraphs.json?_shape=array")
     assert [row["skip_reason"] for row in skipped] == ["too_short"]
     attempts = datasette_get(

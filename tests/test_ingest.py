@@ -8,19 +8,14 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from tests.conftest import words
+from tests.conftest import paragraph_rows, words
 from workbench.ingest import split_paragraphs
 
 # --- helpers ------------------------------------------------------------------------------------
 
 
 def paragraphs(db_path: Path) -> list[dict]:
-    return list(
-        Database(db_path).query(
-            "SELECT id, source_id, position, occurrence, text, word_count, status "
-            "FROM paragraphs ORDER BY source_id, position, id"
-        )
-    )
+    return paragraph_rows(db_path)
 
 
 def texts(db_path: Path) -> list[str]:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
+import socket
 import sqlite3
 from pathlib import Path
 
+import pytest
 from sqlite_utils import Database
 
 from workbench.db import APPLICATION_ID, open_db
@@ -33,16 +38,27 @@ def make_v1(path: Path) -> None:
     conn.close()
 
 
+def normalised(sql: str | None) -> str:
+    """SQL without comments, quotes around names, or layout: what it means, not how it reads."""
+    sql = re.sub(r"--[^\n]*", "", sql or "").replace('"', "")
+    sql = re.sub(r"\s+", " ", sql)
+    return re.sub(r"\s*([(),;=])\s*", r"\1", sql).strip()
+
+
 def shape(db: Database) -> dict:
-    """Everything about the schema that matters: columns, indexes, views and their columns."""
+    """Everything about the schema that matters: columns, indexes, views and their columns, and
+    the SQL of every table, view, index and trigger (constraints and trigger bodies included)."""
     result = {}
-    for name, kind in db.execute(
-        "SELECT name, type FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
+    for name, kind, sql in db.execute(
+        "SELECT name, type, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
     ).fetchall():
         if kind in ("table", "view"):
-            result[name] = [tuple(row) for row in db.execute(f"PRAGMA table_xinfo('{name}')")]
+            columns = [tuple(row) for row in db.execute(f"PRAGMA table_xinfo('{name}')")]
         elif kind == "index":
-            result[name] = [tuple(row) for row in db.execute(f"PRAGMA index_xinfo('{name}')")]
+            columns = [tuple(row) for row in db.execute(f"PRAGMA index_xinfo('{name}')")]
+        else:
+            columns = []
+        result[name] = (kind, columns, normalised(sql))
     return result
 
 
@@ -72,3 +88,135 @@ def test_migrated_data_still_exports(tmp_path, cli):
     result = cli("export", "--db", old, "-o", "-")
     assert result.exit_code == 0, result.stderr
     assert "a paraphrase here\\n<bot>: the original text" in result.stdout
+
+
+# --- a job made by the workbench of schema 2 ------------------------------------------------
+# tests/data/job-schema-v2.sqlite was made by workbench at commit 4b24dbc (schema 2) through its
+# CLI and the fake server: 17 paragraphs of our sample story (5 filtered); run 1 with
+# --system-prompt "Rewrite this in plain words." --limit 3; run 2 with the default prompt,
+# --max-attempts 2 --min-ratio 0.7 --limit 4 and one HTTP 503; run 3 with --max-attempts 2
+# --temperature 0.5 --limit 3 (two paragraphs skipped); run 4 like run 3, killed with SIGKILL
+# after its first attempt.
+V2_JOB = Path(__file__).parent / "data" / "job-schema-v2.sqlite"
+
+
+@pytest.fixture
+def v2_job(tmp_path: Path) -> Path:
+    path = tmp_path / "job.db"
+    shutil.copy(V2_JOB, path)
+    conn = sqlite3.connect(path)
+    # As if on the machine that made it: its killed run is then known to be dead.
+    conn.execute("UPDATE runs SET hostname = ?", [socket.gethostname()])
+    conn.commit()
+    conn.close()
+    return path
+
+
+def rows(path: Path, sql: str) -> list[tuple]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def test_a_schema_2_job_keeps_every_row_and_its_meaning(v2_job, tmp_path):
+    old_paragraphs = rows(v2_job, "SELECT id, text, status FROM paragraphs ORDER BY id")
+    old_attempts = rows(
+        v2_job,
+        "SELECT id, paragraph_id, run_id, attempt_number, request, response, answer, cleaned, "
+        "outcome, reason, detail FROM attempts ORDER BY id",
+    )
+    old_runs = rows(v2_job, "SELECT id, status, settings, pid FROM runs ORDER BY id")
+    with open_db(v2_job) as db, open_db(tmp_path / "fresh.db", create=True) as fresh:
+        assert shape(db) == shape(fresh)
+        # Each distinct way of asking became a recipe, in the order first used, with the
+        # budget of its latest run.
+        recipes = db.execute(
+            "SELECT id, name, model, system_prompt, user_template, temperature, max_tokens, "
+            "retry_temperature, feedback, outputs, max_attempts FROM recipes ORDER BY id"
+        ).fetchall()
+        notebook = json.loads(old_runs[1][2])["system_prompt"]
+        assert recipes == [
+            (1, "default", "fake-model", "Rewrite this in plain words.", "{text}", 0.9, None,
+             None, 0, 1, 5),
+            (2, "default-2", "fake-model", notebook, "{text}", 0.9, None, None, 0, 1, 2),
+            (3, "default-3", "fake-model", notebook, "{text}", 0.5, None, None, 0, 1, 2),
+        ]  # fmt: skip
+        assert db.execute("SELECT id, recipe_id, rules_id FROM runs ORDER BY id").fetchall() == [
+            (1, 1, 1), (2, 2, 2), (3, 3, 3), (4, 3, 3)
+        ]  # fmt: skip
+        # One rules version per change: run 2 loosened min_ratio, run 3 went back.
+        rules = [json.loads(s) for (s,) in db.execute("SELECT settings FROM rules ORDER BY id")]
+        assert [r["min_ratio"] for r in rules] == [0.8, 0.7, 0.8]
+        assert rules[0] == rules[2] == {
+            "enabled": ["strip_think", "strip_quotes", "truncated", "empty", "banned_phrase",
+                        "multiple_paragraphs", "too_short", "too_long", "refusal", "preamble",
+                        "commentary", "too_similar", "duplicate"],
+            "banned_phrases": ["###", "Paraphrased Text", "Alternate Refinement",
+                               "Extended Alternate Refinement", "[Note:", "### Question:"],
+            "min_ratio": 0.8, "max_ratio": 2.0, "similarity": 0.9,
+        }  # fmt: skip
+        # Every attempt kept as it was, tied to its run's recipe and rules.
+        assert (
+            db.execute(
+                "SELECT id, paragraph_id, run_id, attempt_number, request, response, answer, "
+                "cleaned, outcome, reason, detail FROM attempts ORDER BY id"
+            ).fetchall()
+            == old_attempts
+        )
+        assert db.execute(
+            "SELECT count(*) FROM attempts a JOIN runs r ON r.id = a.run_id "
+            "WHERE a.recipe_id != r.recipe_id "
+            "OR a.rules_id IS NOT (CASE WHEN a.outcome = 'failed' THEN NULL ELSE r.rules_id END)"
+        ).fetchone() == (0,)
+        assert db.execute("SELECT id, status, settings, pid FROM runs ORDER BY id").fetchall() == (
+            old_runs
+        )
+        # What each paragraph earned carries over, under the recipe it was worked with.
+        derived = dict(
+            db.execute(
+                """
+                SELECT p.id, CASE WHEN p.filtered THEN 'filtered' ELSE coalesce(
+                    (SELECT s.status FROM paragraph_status s
+                     WHERE s.paragraph_id = p.id AND s.recipe_id = (
+                         SELECT a.recipe_id FROM attempts a WHERE a.paragraph_id = p.id
+                         ORDER BY a.id DESC LIMIT 1)),
+                    'pending') END
+                FROM paragraphs p
+                """
+            ).fetchall()
+        )
+        assert derived == {pid: status for pid, _, status in old_paragraphs}
+        assert {status for _, _, status in old_paragraphs} == {
+            "filtered", "pending", "succeeded", "skipped"
+        }  # fmt: skip
+        assert db.execute("SELECT id, text FROM paragraphs ORDER BY id").fetchall() == [
+            (pid, text) for pid, text, _ in old_paragraphs
+        ]
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_a_migrated_job_goes_on(v2_job, cli, fake):
+    db = str(v2_job)
+    assert cli("export", "--db", db, "--recipe", "all", "-o", "-").stdout.count("\n") == 9
+    result = cli("run", "--db", db, "--base-url", fake.base_url)
+    assert result.exit_code == 0, result.stderr
+    # Every answer is measured and judged again under the job's rules (the last run's); the
+    # one that only the loosened min_ratio of run 2 accepted is now rejected.
+    assert (
+        "re-judged 14 answers under rules v3: 0 now accepted, 1 now rejected; 1 paragraph skipped"
+        in result.stderr
+    )
+    with Database(v2_job) as migrated:
+        assert migrated.execute(
+            "SELECT attempt_id, rules_id, outcome, replaced_by FROM earlier_verdicts"
+        ).fetchall() == [(9, 2, "accepted", 3)]
+    assert result.stdout.startswith("Run #5 completed (recipe 'default-3', fake-model)")
+    # The current recipe (the last run's) works what it has not finished, asking its way.
+    assert {b["temperature"] for b in fake.requests} == {0.5}
+    assert len(fake.requests) == 8  # 12 eligible: 2 succeeded and 2 skipped under default-3
+    report = json.loads(cli("report", "--db", db, "--json").stdout)
+    assert report["recipe"] == "default-3"
+    assert report["paragraphs"]["succeeded"] == 10
+    assert [r["name"] for r in report["recipes"]] == ["default", "default-2", "default-3"]

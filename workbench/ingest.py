@@ -180,7 +180,7 @@ def _store(db: Database, source: SourceText, min_words: int) -> IngestResult:
                     "occurrence": p.occurrence,
                     "text": p.text,
                     "word_count": p.word_count,
-                    "status": "filtered" if p.word_count < min_words else "pending",
+                    "filtered": int(p.word_count < min_words),
                 }
             )
         elif existing[1] != p.position:
@@ -201,11 +201,9 @@ def _store(db: Database, source: SourceText, min_words: int) -> IngestResult:
     # A different --min-words re-sorts paragraphs that were never sent.
     refiltered = db.execute(
         """
-        UPDATE paragraphs
-        SET status = CASE WHEN word_count < :min_words THEN 'filtered' ELSE 'pending' END
+        UPDATE paragraphs SET filtered = word_count < :min_words
         WHERE source_id = :source_id
-          AND status IN ('filtered', 'pending')
-          AND status != CASE WHEN word_count < :min_words THEN 'filtered' ELSE 'pending' END
+          AND filtered != (word_count < :min_words)
           AND NOT EXISTS (SELECT 1 FROM attempts WHERE paragraph_id = paragraphs.id)
         """,
         {"min_words": min_words, "source_id": source_id},
@@ -215,7 +213,7 @@ def _store(db: Database, source: SourceText, min_words: int) -> IngestResult:
         found=len(source.paragraphs),
         short=sum(p.word_count < min_words for p in source.paragraphs),
         added=len(new_rows),
-        added_pending=sum(r["status"] == "pending" for r in new_rows),
+        added_pending=sum(not r["filtered"] for r in new_rows),
         refiltered=refiltered,
         removed=removed,
     )
