@@ -438,6 +438,13 @@ def test_epub_chapters_in_spine_order(cli, tmp_path, db_path):
     assert snapshot(db_path) == before
 
 
+def test_epub_hgroup_is_one_heading(cli, tmp_path, db_path):
+    chapter = f"<section><hgroup><h2>I</h2><p>The Harbour Master</p></hgroup><p>{E1}</p></section>"
+    ingest_ok(cli, make_epub(tmp_path / "se.epub", [("I", chapter)]))
+    assert sections(db_path) == [(1, "I. The Harbour Master", 2)]
+    assert rows(db_path) == [("I. The Harbour Master", E1)]
+
+
 def test_epub_gutenberg_boilerplate_is_left_out(cli, tmp_path, db_path):
     header = (
         "<section class='pg-boilerplate pgheader' id='pg-header'>"
@@ -555,6 +562,7 @@ def test_a_folder_takes_txt_md_and_epub_in_name_order(cli, tmp_path, db_path):
     (folder / "a-lantern.txt").write_text(HEADER + BODY + FOOTER, encoding="utf-8")
     make_epub(folder / "c-harbour.epub", CHAPTERS)
     (folder / "notes.rtf").write_text("{\\rtf1 not a book}", encoding="utf-8")
+    (folder / "._c-harbour.epub").write_bytes(b"\x00\x05\x16\x07 macOS resource fork")
     expected = [
         "a-lantern.txt: 5 paragraphs (1 under 10 words, 1 verse) in 2 sections; "
         "9 boilerplate paragraphs left out; added 5 (4 to paraphrase, 1 filtered), 0 already known",

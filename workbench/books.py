@@ -616,11 +616,13 @@ class _HtmlFlow:
         if tag == "br":
             self.buffer.append(_BR)
             return
-        if tag in _HEADINGS:
+        if tag in _HEADINGS or tag == "hgroup":
+            # <hgroup> holds a heading and its subtitle (<h2>I</h2><p>Title</p>): one section.
             self.flush()
             title = _heading_title(element)
+            levels = [int(t[1]) for t in (_tag(e) for e in element.iter()) if t in _HEADINGS]
             if title and not self.in_boilerplate:
-                self.builder.heading(Section(title, int(tag[1])))
+                self.builder.heading(Section(title, levels[0] if levels else 2))
             elif title:
                 self.boilerplate += 1
             return
@@ -660,7 +662,8 @@ def _html_lines(text: str) -> str:
 
 
 def _heading_title(element: HtmlElement) -> str:
-    """A heading's text; its lines (<br>) joined as "CHAPTER I. Title"."""
+    """A heading's text; its lines (<br>, or the elements of an <hgroup>) joined as
+    "CHAPTER I. Title"."""
     parts: list[str] = []
 
     def gather(node: HtmlElement) -> None:
@@ -670,10 +673,15 @@ def _heading_title(element: HtmlElement) -> str:
         if tag == "br":
             parts.append(_BR)
             return
+        block = tag in _BLOCKS or tag in _HEADINGS
+        if block:
+            parts.append(_BR)
         parts.append(node.text or "")
         for child in node:
             gather(child)
             parts.append(child.tail or "")
+        if block:
+            parts.append(_BR)
 
     gather(element)
     lines = [collapse_spaces(line) for line in _html_lines("".join(parts)).split("\n")]

@@ -80,12 +80,16 @@ class IngestResult:
 
 def source_files(paths: Iterable[str | Path]) -> list[Path]:
     """Expand the PATH arguments: a file stands for itself, a folder for its .txt, .md and .epub
-    files, sorted by name."""
+    files, sorted by name (hidden ones, such as macOS's ._book.epub, are not books)."""
     files: list[Path] = []
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() in FORMATS and p.is_file())
+            found = sorted(
+                p
+                for p in path.iterdir()
+                if p.suffix.lower() in FORMATS and not p.name.startswith(".") and p.is_file()
+            )
             if not found:
                 raise InputError(f"{path} has no .txt, .md or .epub files")
             files.extend(found)
