@@ -432,6 +432,10 @@ def _unknown_encoding(d: Path):
     return [write(d / "ok.txt", f"{A}\n")], "unknown encoding 'klingon'", "--encoding", "klingon"
 
 
+def _unknown_encoding_for_an_epub(d: Path):
+    return [_epub(d)], "unknown encoding 'klingon'", "--encoding", "klingon"
+
+
 def _negative_min_words(d: Path):
     return [write(d / "ok.txt", f"{A}\n")], "--min-words must be 0 or more", "--min-words", "-1"
 
@@ -534,6 +538,7 @@ BAD_INPUTS = {
     "bad file among good ones": _bad_among_good,
     "bad file in a folder": _bad_in_a_folder,
     "unknown encoding": _unknown_encoding,
+    "unknown encoding, EPUB only": _unknown_encoding_for_an_epub,
     "negative --min-words": _negative_min_words,
     "EPUB that is not a zip": _epub_not_a_zip,
     "EPUB cut short": _epub_truncated,
