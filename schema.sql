@@ -6,44 +6,72 @@
 -- PRAGMA application_id (see workbench/db.py) and its schema version is PRAGMA user_version.
 --
 -- The job in tables:
---   sources --< paragraphs --< attempts >-- runs
---                               |    |
---                   recipes ----'    '---- rules (the version that gave the verdict)
+--   sources --< sections --< paragraphs --< attempts >-- runs
+--                                           |    |
+--                               recipes ----'    '---- rules (the version that gave the verdict)
 -- A recipe is one way of asking (model, prompts, sampling); the rules are how every answer is
 -- judged, shared by all recipes, one row per version. Every attempt belongs to one recipe, and
 -- each paragraph has its own status under each recipe, derived from the verdicts of its attempts
 -- (view paragraph_status) through counts that triggers keep (table progress).
 -- Times are UTC ISO-8601 text ("2026-11-25T19:04:05.123Z").
 
--- One row per text file ingested.
+-- One row per book file ingested (.txt, .md or .epub).
 CREATE TABLE sources (
     id                INTEGER PRIMARY KEY,
     path              TEXT NOT NULL UNIQUE,  -- absolute path of the file; ingesting it again updates this row
     name              TEXT NOT NULL,         -- file name: the default `source` label of exported pairs
-    encoding          TEXT NOT NULL,         -- encoding the file was decoded with (--encoding)
+    encoding          TEXT NOT NULL,         -- encoding the file was decoded with (--encoding; utf-8 for an EPUB)
     sha256            TEXT NOT NULL,         -- hash of the file's bytes at the last ingest
     min_words         INTEGER NOT NULL,      -- --min-words of the last ingest
     paragraph_count   INTEGER NOT NULL,      -- paragraphs found in the file at the last ingest
     first_ingested_at TEXT NOT NULL,
-    last_ingested_at  TEXT NOT NULL
+    last_ingested_at  TEXT NOT NULL,
+    -- Added by migration m003 (hence last). The reader the file got, by its extension: txt
+    -- (plain text, and any file not named .md or .epub), md (Markdown) or epub.
+    format            TEXT NOT NULL DEFAULT 'txt' CHECK (format IN ('txt', 'md', 'epub')),
+    -- Project Gutenberg licence paragraphs (outside its START/END lines) left out at the last
+    -- ingest; 0 with --keep-boilerplate.
+    boilerplate       INTEGER NOT NULL DEFAULT 0
 );
 
--- One row per paragraph of a source. Its identity is (source, hash of the text, occurrence), so
--- ingesting a file again adds only paragraphs it has not seen: a grown file adds its new ones.
+-- One row per heading of a source (CHAPTER V., BOOK II, a Markdown `#` line, an EPUB <h2> or
+-- table-of-contents title): the section of the paragraphs that follow it. Headings are never
+-- paragraphs. Rows are matched by position when a file is ingested again, so a heading renamed
+-- or moved updates its row and no paragraph is lost.
+CREATE TABLE sections (
+    id        INTEGER PRIMARY KEY,
+    source_id INTEGER NOT NULL REFERENCES sources(id),
+    position  INTEGER NOT NULL,  -- 1-based place among the source's headings
+    title     TEXT NOT NULL,     -- the heading as written, its title line joined: "CHAPTER I. THE PERIOD"
+    level     INTEGER NOT NULL,  -- 1 outermost (BOOK, PART, `#`, <h1>); CHAPTER and LETTER are 2
+    UNIQUE (source_id, position)
+);
+
+-- One row per paragraph of a source. Its identity is (source, hash of its words, occurrence), so
+-- ingesting a file again adds only paragraphs it has not seen: a grown file adds its new ones,
+-- and a paragraph whose spacing or line breaks alone changed is updated in place.
 CREATE TABLE paragraphs (
     id          INTEGER PRIMARY KEY,
     source_id   INTEGER NOT NULL REFERENCES sources(id),
     position    INTEGER NOT NULL,  -- 1-based place in the source at its last ingest: export order
-    sha256      TEXT NOT NULL,     -- hash of `text`
-    occurrence  INTEGER NOT NULL DEFAULT 1,  -- n-th paragraph with this exact text in the source
-    text        TEXT NOT NULL,     -- the author's paragraph, stripped (the export's target)
+    -- sha256 of the text's words joined by single spaces (" ".join(text.split())), so spacing
+    -- and line breaks are not part of a paragraph's identity (migration m004 rehashed older rows)
+    sha256      TEXT NOT NULL,
+    occurrence  INTEGER NOT NULL DEFAULT 1,  -- n-th paragraph with this identity in the source
+    -- the author's paragraph (the export's target): stripped, runs of spaces made one unless
+    -- --keep-spacing, line breaks kept only in verse (or with --keep-line-breaks)
+    text        TEXT NOT NULL,
     word_count  INTEGER NOT NULL,  -- len(text.split()), the notebook's measure
     -- 1: under the --min-words of its ingest, never sent. Whether it is pending, succeeded or
     -- skipped depends on the recipe: see the view paragraph_status.
     filtered    INTEGER NOT NULL DEFAULT 0 CHECK (filtered IN (0, 1)),
+    -- The heading above it; NULL before a source's first heading, and for a paragraph kept for
+    -- its attempts after it left the file. Added by migration m003 (hence last).
+    section_id  INTEGER REFERENCES sections(id),
     UNIQUE (source_id, sha256, occurrence)
 );
 CREATE INDEX paragraphs_in_order ON paragraphs (filtered, source_id, position);
+CREATE INDEX paragraphs_by_section ON paragraphs (section_id);
 
 -- One row per way of asking. What a recipe asks never changes once stored (a trigger refuses
 -- it): another way of asking is another recipe, so the answers of one recipe were all asked the

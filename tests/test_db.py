@@ -174,6 +174,7 @@ def test_a_fresh_database_is_marked_and_complete(cli, book, db_path):
         }
         assert names == {
             ("table", "sources"),
+            ("table", "sections"),
             ("table", "paragraphs"),
             ("table", "recipes"),
             ("table", "rules"),

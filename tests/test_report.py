@@ -22,7 +22,7 @@ def usage(prompt: int, completion: int) -> dict[str, int]:
 def scripted(cli, fake, tmp_path):
     """One run over 5 paragraphs: 1 filtered, 2 succeeded, 1 skipped, 1 left pending by --limit."""
     source = tmp_path / "report.txt"
-    source.write_text(f"Chapter One.\n\n{P1}\n\n{P2}\n\n{P3}\n\n{P4}\n", encoding="utf-8")
+    source.write_text(f"A short one.\n\n{P1}\n\n{P2}\n\n{P3}\n\n{P4}\n", encoding="utf-8")
     assert cli("ingest", source).exit_code == 0
     fake.enqueue(
         # P1: a server error, retried at once (--backoff 0), then accepted

@@ -110,37 +110,66 @@ def _main(
 def ingest(
     paths: Annotated[
         list[Path],
-        typer.Argument(help="Text files, or folders whose *.txt files are read in name order."),
+        typer.Argument(
+            help="Books (.txt, .md, .epub; any other file is read as text), or folders whose .txt, .md and .epub files are read in name order."
+        ),
     ],
     min_words: Annotated[
         int, typer.Option(help="Paragraphs with fewer words are stored as filtered, never sent.")
     ] = DEFAULT_MIN_WORDS,
-    encoding: Annotated[str, typer.Option(help="Encoding of the files.")] = DEFAULT_ENCODING,
+    encoding: Annotated[
+        str, typer.Option(help="Encoding of .txt and .md files.")
+    ] = DEFAULT_ENCODING,
     keep_line_breaks: Annotated[
         bool,
         typer.Option(
             "--keep-line-breaks",
-            help="Keep line breaks inside paragraphs instead of joining wrapped lines.",
+            help="Keep every line break inside paragraphs, not only verse's.",
+        ),
+    ] = False,
+    keep_boilerplate: Annotated[
+        bool,
+        typer.Option(
+            "--keep-boilerplate",
+            help="Keep Project Gutenberg's licence header and footer as paragraphs.",
+        ),
+    ] = False,
+    keep_spacing: Annotated[
+        bool,
+        typer.Option(
+            "--keep-spacing",
+            help="Keep runs of spaces inside paragraphs instead of making them one.",
         ),
     ] = False,
     db: DbOption = Path(DEFAULT_DB),
 ) -> None:
-    """Split text files into paragraphs and store the ones not seen before.
+    """Split books into paragraphs and sections, and store the paragraphs not seen before.
 
-    Paragraphs are separated by blank lines. Ingesting a file again adds only its new paragraphs, so a file can grow between runs.
+    Paragraphs are separated by blank lines (in EPUB, by block elements); headings such as CHAPTER V. become the section of the paragraphs under them. Ingesting a file again adds only its new paragraphs, so a file can grow between runs.
     """
     if min_words < 0:
         raise WorkbenchError("--min-words must be 0 or more")
-    sources = read_sources(paths, encoding=encoding, keep_line_breaks=keep_line_breaks)
+    sources = read_sources(
+        paths,
+        encoding=encoding,
+        keep_line_breaks=keep_line_breaks,
+        keep_boilerplate=keep_boilerplate,
+        keep_spacing=keep_spacing,
+    )
     with open_db(db, create=True) as database:
         results = ingest_files(database, sources, min_words=min_words)
     for r in results:
         typer.echo(
-            f"{r.path.name}: {r.found:,} paragraphs ({r.short:,} under {min_words} words); "
-            f"added {r.added:,} ({r.added_pending:,} to paraphrase, "
+            f"{r.path.name}: {r.found:,} paragraphs ({r.short:,} under {min_words} words"
+            + (f", {r.verse:,} verse" if r.verse else "")
+            + ")"
+            + (f" in {r.sections:,} sections" if r.sections else "")
+            + (f"; {r.boilerplate:,} boilerplate paragraphs left out" if r.boilerplate else "")
+            + f"; added {r.added:,} ({r.added_pending:,} to paraphrase, "
             f"{r.added - r.added_pending:,} filtered), {r.found - r.added:,} already known"
+            + (f"; {r.respaced:,} re-spaced" if r.respaced else "")
             + (f"; {r.refiltered:,} re-sorted by --min-words" if r.refiltered else "")
-            + (f"; {r.removed:,} no longer in the file, removed" if r.removed else "")
+            + (f"; {r.removed:,} no longer paragraphs of the file, removed" if r.removed else "")
         )
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from typing import Any
+import hashlib
+import re
+from collections import Counter
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -421,3 +424,59 @@ def m002_recipes_and_rules(db: Database) -> None:
     broken = db.execute("PRAGMA foreign_key_check").fetchall()
     if broken:
         raise sqlite3.IntegrityError(f"m002 left broken references: {broken[:5]}")
+
+
+@MIGRATIONS()
+def m003_sections(db: Database) -> None:
+    """Headings become sections instead of paragraphs: a `sections` table, the section of each
+    paragraph, and on each source the reader it got (txt, md, epub) and how many Project
+    Gutenberg licence paragraphs were left out. Older rows get no section and format 'txt' (all
+    files were read as plain text) until their file is ingested again."""
+    db.execute(
+        """
+        CREATE TABLE sections (
+            id        INTEGER PRIMARY KEY,
+            source_id INTEGER NOT NULL REFERENCES sources(id),
+            position  INTEGER NOT NULL,
+            title     TEXT NOT NULL,
+            level     INTEGER NOT NULL,
+            UNIQUE (source_id, position)
+        )
+        """
+    )
+    db.execute("ALTER TABLE paragraphs ADD COLUMN section_id INTEGER REFERENCES sections(id)")
+    db.execute("CREATE INDEX paragraphs_by_section ON paragraphs (section_id)")
+    db.execute(
+        "ALTER TABLE sources ADD COLUMN format TEXT NOT NULL DEFAULT 'txt' "
+        "CHECK (format IN ('txt', 'md', 'epub'))"
+    )
+    db.execute("ALTER TABLE sources ADD COLUMN boilerplate INTEGER NOT NULL DEFAULT 0")
+
+
+# Frozen copy of the spacing rule of m004 (the reader's rule may change; this step may not).
+_M004_SPACES = re.compile(r"[^\S\n\u00a0]+")
+
+
+@MIGRATIONS()
+def m004_paragraph_spacing(db: Database) -> None:
+    """Runs of spaces inside stored paragraphs become one space, as ingest now makes them, and a
+    paragraph's identity hash is taken over its words alone (spacing and line breaks aside).
+    Re-ingesting the file a database was made from then adds and removes nothing, and the same
+    rows keep their ids, statuses and attempts. Word counts cannot change (text.split())."""
+    updates = []
+    for (source_id,) in db.execute("SELECT id FROM sources").fetchall():
+        seen: Counter[str] = Counter()
+        for paragraph_id, text in db.execute(
+            "SELECT id, text FROM paragraphs WHERE source_id = ? ORDER BY position, id",
+            [source_id],
+        ).fetchall():
+            lines = (_M004_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+            respaced = "\n".join(line for line in lines if line)
+            digest = hashlib.sha256(" ".join(respaced.split()).encode("utf-8")).hexdigest()
+            seen[digest] += 1  # two texts that differed only in spacing are now the same one
+            updates.append((respaced, digest, seen[digest], paragraph_id))
+    # Free every occurrence number first, so no update collides with the UNIQUE identity.
+    db.execute("UPDATE paragraphs SET occurrence = -id")
+    db.conn.executemany(
+        "UPDATE paragraphs SET text = ?, sha256 = ?, occurrence = ? WHERE id = ?", updates
+    )
