@@ -7,12 +7,12 @@ new one, and update schema.sql to match (tests/test_migrations.py proves the two
 
 from __future__ import annotations
 
-import json
-import sqlite3
-from typing import Any
 import hashlib
+import json
 import re
+import sqlite3
 from collections import Counter
+from typing import Any
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
