@@ -5,56 +5,126 @@
 -- that both roads end at the same schema. The file is marked as ours with
 -- PRAGMA application_id (see workbench/db.py) and its schema version is PRAGMA user_version.
 --
--- The pipeline in tables: sources --< paragraphs --< attempts >-- runs.
+-- The job in tables:
+--   sources --< sections --< paragraphs --< attempts >-- runs
+--                                           |    |
+--                               recipes ----'    '---- rules (the version that gave the verdict)
+-- A recipe is one way of asking (model, prompts, sampling); the rules are how every answer is
+-- judged, shared by all recipes, one row per version. Every attempt belongs to one recipe, and
+-- each paragraph has its own status under each recipe, derived from the verdicts of its attempts
+-- (view paragraph_status) through counts that triggers keep (table progress).
 -- Times are UTC ISO-8601 text ("2026-11-25T19:04:05.123Z").
---
--- Variants (several accepted outputs per paragraph, e.g. the same text run with another prompt
--- or model) are meant to arrive by migration: a `variants` table (prompt, model, settings), a
--- `variant_id` on attempts, and the per-paragraph status moving to (paragraph, variant). That is
--- why the accepted answer lives on its attempt, not on the paragraph.
 
--- One row per text file ingested.
+-- One row per book file ingested (.txt, .md or .epub).
 CREATE TABLE sources (
     id                INTEGER PRIMARY KEY,
     path              TEXT NOT NULL UNIQUE,  -- absolute path of the file; ingesting it again updates this row
     name              TEXT NOT NULL,         -- file name: the default `source` label of exported pairs
-    encoding          TEXT NOT NULL,         -- encoding the file was decoded with (--encoding)
+    encoding          TEXT NOT NULL,         -- encoding the file was decoded with (--encoding; utf-8 for an EPUB)
     sha256            TEXT NOT NULL,         -- hash of the file's bytes at the last ingest
     min_words         INTEGER NOT NULL,      -- --min-words of the last ingest
     paragraph_count   INTEGER NOT NULL,      -- paragraphs found in the file at the last ingest
     first_ingested_at TEXT NOT NULL,
-    last_ingested_at  TEXT NOT NULL
+    last_ingested_at  TEXT NOT NULL,
+    -- Added by migration m003 (hence last). The reader the file got, by its extension: txt
+    -- (plain text, and any file not named .md or .epub), md (Markdown) or epub.
+    format            TEXT NOT NULL DEFAULT 'txt' CHECK (format IN ('txt', 'md', 'epub')),
+    -- Project Gutenberg licence paragraphs (outside its START/END lines) left out at the last
+    -- ingest; 0 with --keep-boilerplate.
+    boilerplate       INTEGER NOT NULL DEFAULT 0
 );
 
--- One row per paragraph of a source. Its identity is (source, hash of the text, occurrence), so
--- ingesting a file again adds only paragraphs it has not seen: a grown file adds its new ones.
+-- One row per heading of a source (CHAPTER V., BOOK II, a Markdown `#` line, an EPUB <h2> or
+-- table-of-contents title): the section of the paragraphs that follow it. Headings are never
+-- paragraphs. Rows are matched by position when a file is ingested again, so a heading renamed
+-- or moved updates its row and no paragraph is lost.
+CREATE TABLE sections (
+    id        INTEGER PRIMARY KEY,
+    source_id INTEGER NOT NULL REFERENCES sources(id),
+    position  INTEGER NOT NULL,  -- 1-based place among the source's headings
+    title     TEXT NOT NULL,     -- the heading as written, its title line joined: "CHAPTER I. THE PERIOD"
+    level     INTEGER NOT NULL,  -- 1 outermost (BOOK, PART, `#`, <h1>); CHAPTER and LETTER are 2
+    UNIQUE (source_id, position)
+);
+
+-- One row per paragraph of a source. Its identity is (source, hash of its words, occurrence), so
+-- ingesting a file again adds only paragraphs it has not seen: a grown file adds its new ones,
+-- and a paragraph whose spacing or line breaks alone changed is updated in place.
 CREATE TABLE paragraphs (
     id          INTEGER PRIMARY KEY,
     source_id   INTEGER NOT NULL REFERENCES sources(id),
     position    INTEGER NOT NULL,  -- 1-based place in the source at its last ingest: export order
-    sha256      TEXT NOT NULL,     -- hash of `text`
-    occurrence  INTEGER NOT NULL DEFAULT 1,  -- n-th paragraph with this exact text in the source
-    text        TEXT NOT NULL,     -- the author's paragraph, stripped (the export's target)
+    -- sha256 of the text's words joined by single spaces (" ".join(text.split())), so spacing
+    -- and line breaks are not part of a paragraph's identity (migration m004 rehashed older rows)
+    sha256      TEXT NOT NULL,
+    occurrence  INTEGER NOT NULL DEFAULT 1,  -- n-th paragraph with this identity in the source
+    -- the author's paragraph (the export's target): stripped, runs of spaces made one unless
+    -- --keep-spacing, line breaks kept only in verse (or with --keep-line-breaks)
+    text        TEXT NOT NULL,
     word_count  INTEGER NOT NULL,  -- len(text.split()), the notebook's measure
-    -- filtered: under --min-words, never sent; pending: still to work;
-    -- succeeded: has an accepted attempt; skipped: used up --max-attempts without one.
-    status      TEXT NOT NULL CHECK (status IN ('filtered', 'pending', 'succeeded', 'skipped')),
-    skip_reason TEXT,              -- reason code of the last rejection, when skipped
+    -- 1: under the --min-words of its ingest, never sent. Whether it is pending, succeeded or
+    -- skipped depends on the recipe: see the view paragraph_status.
+    filtered    INTEGER NOT NULL DEFAULT 0 CHECK (filtered IN (0, 1)),
+    -- The heading above it; NULL before a source's first heading, and for a paragraph kept for
+    -- its attempts after it left the file. Added by migration m003 (hence last).
+    section_id  INTEGER REFERENCES sections(id),
     UNIQUE (source_id, sha256, occurrence)
 );
-CREATE INDEX paragraphs_by_status ON paragraphs (status, source_id, position);
+CREATE INDEX paragraphs_in_order ON paragraphs (filtered, source_id, position);
+CREATE INDEX paragraphs_by_section ON paragraphs (section_id);
+
+-- One row per way of asking. What a recipe asks never changes once stored (a trigger refuses
+-- it): another way of asking is another recipe, so the answers of one recipe were all asked the
+-- same way. Its budgets (outputs, max_attempts) may change.
+CREATE TABLE recipes (
+    id                INTEGER PRIMARY KEY,
+    name              TEXT NOT NULL UNIQUE,      -- `default`, or what --recipe NAME said
+    model             TEXT NOT NULL,             -- the model's name as the server lists it
+    system_prompt     TEXT NOT NULL,
+    user_template     TEXT NOT NULL CHECK (instr(user_template, '{text}') > 0),  -- {text}: the paragraph
+    temperature       REAL NOT NULL CHECK (temperature BETWEEN 0 AND 2),
+    max_tokens        INTEGER CHECK (max_tokens >= 0),  -- NULL: room for the longest acceptable answer; 0: no cap
+    retry_temperature TEXT,                      -- "LOW:HIGH": after a rejection, a temperature from this range and a new seed
+    feedback          INTEGER NOT NULL CHECK (feedback IN (0, 1)),  -- after a rejection, tell the model why
+    outputs           INTEGER NOT NULL CHECK (outputs >= 1),       -- accepted answers wanted per paragraph
+    max_attempts      INTEGER NOT NULL CHECK (max_attempts >= 1),  -- validated answers allowed per wanted output
+    created_at        TEXT NOT NULL
+);
+CREATE TRIGGER recipes_ask_one_way BEFORE UPDATE OF
+    name, model, system_prompt, user_template, temperature, max_tokens, retry_temperature, feedback
+ON recipes
+WHEN old.name IS NOT new.name OR old.model IS NOT new.model
+    OR old.system_prompt IS NOT new.system_prompt OR old.user_template IS NOT new.user_template
+    OR old.temperature IS NOT new.temperature OR old.max_tokens IS NOT new.max_tokens
+    OR old.retry_temperature IS NOT new.retry_temperature OR old.feedback IS NOT new.feedback
+BEGIN
+    SELECT RAISE(ABORT, 'a recipe asks one way: make another recipe to ask another way');
+END;
+
+-- The job's rules, one row per version: the latest is in force. Versions are history: a change
+-- adds a row, and every stored answer is judged again under it (workbench/judging.py).
+CREATE TABLE rules (
+    id         INTEGER PRIMARY KEY,  -- the version: 1, 2, …
+    settings   TEXT NOT NULL CHECK (json_valid(settings)),  -- Rules.to_json(): enabled rules, phrases, limits
+    created_at TEXT NOT NULL
+);
+CREATE TRIGGER rules_are_history BEFORE UPDATE ON rules
+BEGIN
+    SELECT RAISE(ABORT, 'rules versions are history: add a version instead of changing one');
+END;
 
 -- One row per `workbench run` invocation.
 CREATE TABLE runs (
     id         INTEGER PRIMARY KEY,
+    recipe_id  INTEGER NOT NULL REFERENCES recipes(id),  -- the recipe it worked
+    rules_id   INTEGER NOT NULL REFERENCES rules(id),    -- the rules it judged with
     started_at TEXT NOT NULL,
     ended_at   TEXT,              -- NULL while running, or when the process was killed
     -- running; completed (no work left or --limit reached); interrupted (Ctrl-C, or the process
     -- died: found 'running' with its pid gone); failed (the server refused or kept failing).
     status     TEXT NOT NULL CHECK (status IN ('running', 'completed', 'interrupted', 'failed')),
     base_url   TEXT NOT NULL,
-    model      TEXT NOT NULL,
-    settings   TEXT NOT NULL,     -- JSON of every run option, validation rules included; never the API key
+    settings   TEXT NOT NULL,     -- JSON of the run's own options (concurrency, limit, …); never the API key
     message    TEXT,              -- why it failed or stopped
     pid        INTEGER NOT NULL,  -- process that ran it: tells a live run from a killed one
     hostname   TEXT NOT NULL
@@ -64,8 +134,9 @@ CREATE TABLE runs (
 CREATE TABLE attempts (
     id                INTEGER PRIMARY KEY,
     paragraph_id      INTEGER NOT NULL REFERENCES paragraphs(id),
+    recipe_id         INTEGER NOT NULL REFERENCES recipes(id),
     run_id            INTEGER NOT NULL REFERENCES runs(id),
-    attempt_number    INTEGER NOT NULL,  -- 1, 2, … per paragraph across runs, failed attempts included
+    attempt_number    INTEGER NOT NULL,  -- 1, 2, … per paragraph and recipe across runs, failed attempts included
     started_at        TEXT NOT NULL,
     finished_at       TEXT NOT NULL,
     latency_s         REAL NOT NULL,     -- seconds from sending the request to the end of the answer
@@ -73,54 +144,167 @@ CREATE TABLE attempts (
     http_status       INTEGER,           -- NULL when no response came (connection error, timeout)
     response          TEXT,              -- the response body exactly as received (UTF-8 decoded)
     answer            TEXT,              -- choices[0].message.content.strip()
+    -- `answer` after the cleaners (<think> blocks, wrapping quotes removed): what was judged and
+    -- what export writes. NULL on failed attempts.
+    cleaned           TEXT,
     finish_reason     TEXT,              -- "stop", "length", …
     prompt_tokens     INTEGER,           -- usage.prompt_tokens, when the server reports it
     completion_tokens INTEGER,           -- usage.completion_tokens, when the server reports it
-    -- accepted: passed validation; rejected: the answer failed a validation rule (uses up one of
-    -- --max-attempts); failed: no usable answer (transport error, HTTP error, unexpected body).
+    -- The verdict under the rules in force. accepted: passed every rule; rejected: the answer
+    -- broke a rule (uses up one of the recipe's attempts); failed: no usable answer (transport
+    -- error, HTTP error, unexpected body), never judged. Earlier verdicts: earlier_verdicts.
     outcome           TEXT NOT NULL CHECK (outcome IN ('accepted', 'rejected', 'failed')),
     reason            TEXT,              -- rule code when rejected (too_short, …), error kind when failed (timeout, http_503, …)
     detail            TEXT,              -- what matched, or the error message
-    -- `answer` after the cleaners (<think> blocks, wrapping quotes removed): what was validated
-    -- and what export writes. Added by migration m001 (hence last); NULL on failed attempts.
-    cleaned           TEXT,
-    UNIQUE (paragraph_id, attempt_number)
+    rules_id          INTEGER REFERENCES rules(id),  -- the rules version that gave the verdict; NULL when failed
+    -- What the rules measured, kept so that judging again needs no recomputation and answers can
+    -- be sorted by how close they came to a limit. NULL when failed, or not measured yet (an
+    -- answer stored before measures were: judging it again fills them in).
+    length_ratio      REAL,              -- answer words / original words (too_short, too_long)
+    similarity        REAL,              -- word-sequence similarity to the original, 0 to 1 (too_similar)
+    UNIQUE (paragraph_id, recipe_id, attempt_number),
+    CHECK ((outcome = 'failed') = (rules_id IS NULL))
 );
 CREATE INDEX attempts_by_run ON attempts (run_id);
-CREATE INDEX attempts_by_outcome ON attempts (outcome, reason);
--- One accepted answer per paragraph until variants arrive.
-CREATE UNIQUE INDEX attempts_one_accepted ON attempts (paragraph_id) WHERE outcome = 'accepted';
+CREATE INDEX attempts_by_verdict ON attempts (recipe_id, outcome, reason);
+CREATE INDEX attempts_by_rules ON attempts (rules_id);
 
--- The training pairs: one row per succeeded paragraph in source order. `export` writes these.
+-- The verdicts an attempt had before a rules change replaced them: nothing is lost.
+CREATE TABLE earlier_verdicts (
+    id          INTEGER PRIMARY KEY,
+    attempt_id  INTEGER NOT NULL REFERENCES attempts(id),
+    rules_id    INTEGER NOT NULL REFERENCES rules(id),  -- the version that gave this verdict
+    outcome     TEXT NOT NULL CHECK (outcome IN ('accepted', 'rejected')),
+    reason      TEXT,
+    detail      TEXT,
+    replaced_by INTEGER REFERENCES rules(id)  -- the version whose verdict replaced it (NULL: an edit by hand)
+);
+CREATE INDEX earlier_verdicts_by_attempt ON earlier_verdicts (attempt_id);
+-- Whoever changes a verdict (workbench, sqlite-utils, Datasette), the one it replaces is kept.
+CREATE TRIGGER attempts_keep_earlier_verdicts AFTER UPDATE OF outcome, reason, detail ON attempts
+WHEN old.outcome != 'failed' AND (old.outcome IS NOT new.outcome OR old.reason IS NOT new.reason
+    OR old.detail IS NOT new.detail)
+BEGIN
+    INSERT INTO earlier_verdicts (attempt_id, rules_id, outcome, reason, detail, replaced_by)
+    VALUES (old.id, old.rules_id, old.outcome, old.reason, old.detail, new.rules_id);
+END;
+
+-- Each paragraph's attempts under each recipe, counted: one row per (paragraph, recipe) that has
+-- attempts. Kept by the triggers below, so it holds whoever writes `attempts`; read it rather
+-- than counting attempts, whose rows carry every request and response.
+CREATE TABLE progress (
+    paragraph_id        INTEGER NOT NULL REFERENCES paragraphs(id),
+    recipe_id           INTEGER NOT NULL REFERENCES recipes(id),
+    attempts            INTEGER NOT NULL,  -- all of them, failed included
+    accepted            INTEGER NOT NULL,
+    rejected            INTEGER NOT NULL,
+    last_attempt_number INTEGER NOT NULL,  -- the next attempt is numbered one more
+    PRIMARY KEY (paragraph_id, recipe_id)
+) WITHOUT ROWID;
+CREATE INDEX progress_by_recipe ON progress (recipe_id, accepted, rejected);
+CREATE TRIGGER attempts_count_insert AFTER INSERT ON attempts
+BEGIN
+    INSERT INTO progress (
+        paragraph_id, recipe_id, attempts, accepted, rejected, last_attempt_number
+    )
+    VALUES (new.paragraph_id, new.recipe_id, 1, new.outcome = 'accepted', new.outcome = 'rejected',
+            new.attempt_number)
+    ON CONFLICT (paragraph_id, recipe_id) DO UPDATE SET
+        attempts = attempts + 1,
+        accepted = accepted + excluded.accepted,
+        rejected = rejected + excluded.rejected,
+        last_attempt_number = max(last_attempt_number, excluded.last_attempt_number);
+END;
+CREATE TRIGGER attempts_count_update
+AFTER UPDATE OF paragraph_id, recipe_id, outcome, attempt_number ON attempts
+BEGIN
+    UPDATE progress SET
+        attempts = attempts - 1,
+        accepted = accepted - (old.outcome = 'accepted'),
+        rejected = rejected - (old.outcome = 'rejected'),
+        last_attempt_number = coalesce((SELECT max(attempt_number) FROM attempts
+            WHERE paragraph_id = old.paragraph_id AND recipe_id = old.recipe_id), 0)
+    WHERE paragraph_id = old.paragraph_id AND recipe_id = old.recipe_id;
+    INSERT INTO progress (
+        paragraph_id, recipe_id, attempts, accepted, rejected, last_attempt_number
+    )
+    VALUES (new.paragraph_id, new.recipe_id, 1, new.outcome = 'accepted', new.outcome = 'rejected',
+            new.attempt_number)
+    ON CONFLICT (paragraph_id, recipe_id) DO UPDATE SET
+        attempts = attempts + 1,
+        accepted = accepted + excluded.accepted,
+        rejected = rejected + excluded.rejected,
+        last_attempt_number = max(last_attempt_number, excluded.last_attempt_number);
+    DELETE FROM progress WHERE attempts = 0
+        AND paragraph_id = old.paragraph_id AND recipe_id = old.recipe_id;
+END;
+CREATE TRIGGER attempts_count_delete AFTER DELETE ON attempts
+BEGIN
+    UPDATE progress SET
+        attempts = attempts - 1,
+        accepted = accepted - (old.outcome = 'accepted'),
+        rejected = rejected - (old.outcome = 'rejected'),
+        last_attempt_number = coalesce((SELECT max(attempt_number) FROM attempts
+            WHERE paragraph_id = old.paragraph_id AND recipe_id = old.recipe_id), 0)
+    WHERE paragraph_id = old.paragraph_id AND recipe_id = old.recipe_id;
+    DELETE FROM progress WHERE attempts = 0
+        AND paragraph_id = old.paragraph_id AND recipe_id = old.recipe_id;
+END;
+
+-- Every paragraph that is not filtered, under every recipe, with its status there: succeeded
+-- (has the accepted answers the recipe wants), skipped (used up its attempts without them) or
+-- pending. Derived from the counts and the recipe's budgets, so changing a budget moves
+-- paragraphs at once.
+CREATE VIEW paragraph_status AS
+SELECT
+    p.id                             AS paragraph_id,
+    r.id                             AS recipe_id,
+    r.name                           AS recipe,
+    p.source_id                      AS source_id,
+    s.name                           AS source,
+    p.position                       AS position,
+    CASE
+        WHEN coalesce(g.accepted, 0) >= r.outputs THEN 'succeeded'
+        WHEN coalesce(g.accepted + g.rejected, 0) >= r.outputs * r.max_attempts THEN 'skipped'
+        ELSE 'pending'
+    END                              AS status,
+    coalesce(g.accepted, 0)          AS accepted,
+    coalesce(g.rejected, 0)          AS rejected,
+    coalesce(g.attempts - g.accepted - g.rejected, 0) AS failed,
+    -- the reason of the latest rejection: why a skipped paragraph was skipped
+    (SELECT a.reason FROM attempts a
+     WHERE a.paragraph_id = p.id AND a.recipe_id = r.id AND a.outcome = 'rejected'
+     ORDER BY a.attempt_number DESC LIMIT 1) AS last_reason,
+    p.word_count                     AS word_count,
+    p.text                           AS text
+FROM paragraphs p
+JOIN sources s ON s.id = p.source_id
+CROSS JOIN recipes r
+LEFT JOIN progress g ON g.paragraph_id = p.id AND g.recipe_id = r.id
+WHERE p.filtered = 0;
+
+-- The training pairs: each paragraph's accepted answers under each recipe, up to the recipe's
+-- `outputs`, in source order. `export` writes these.
 CREATE VIEW pairs AS
 SELECT
-    p.id         AS paragraph_id,
-    s.name       AS source,
-    p.position   AS position,
-    a.cleaned    AS paraphrase,  -- the prompt of the pair
-    p.text       AS original,    -- the target of the pair
-    a.id         AS attempt_id,
-    a.run_id     AS run_id
-FROM paragraphs p
+    p.id             AS paragraph_id,
+    s.name           AS source,
+    p.position       AS position,
+    r.name           AS recipe,
+    a.cleaned        AS paraphrase,  -- the prompt of the pair
+    p.text           AS original,    -- the target of the pair
+    a.id             AS attempt_id,
+    a.run_id         AS run_id,
+    a.recipe_id      AS recipe_id,
+    a.attempt_number AS attempt_number
+FROM (
+    SELECT *, row_number() OVER (
+        PARTITION BY paragraph_id, recipe_id ORDER BY attempt_number
+    ) AS nth
+    FROM attempts WHERE outcome = 'accepted'
+) a
+JOIN paragraphs p ON p.id = a.paragraph_id
 JOIN sources s ON s.id = p.source_id
-JOIN attempts a ON a.paragraph_id = p.id AND a.outcome = 'accepted'
-WHERE p.status = 'succeeded'
-ORDER BY s.id, p.position, p.id;
-
--- Every paragraph with its attempt counts: what `report` and Datasette summarise.
-CREATE VIEW paragraph_progress AS
-SELECT
-    p.id,
-    s.name AS source,
-    p.position,
-    p.status,
-    p.skip_reason,
-    p.word_count,
-    count(a.id)                                        AS attempts,
-    coalesce(sum(a.outcome IN ('accepted', 'rejected')), 0) AS validated_attempts,
-    coalesce(sum(a.outcome = 'failed'), 0)             AS failed_attempts,
-    p.text
-FROM paragraphs p
-JOIN sources s ON s.id = p.source_id
-LEFT JOIN attempts a ON a.paragraph_id = p.id
-GROUP BY p.id;
+JOIN recipes r ON r.id = a.recipe_id
+WHERE a.nth <= r.outputs
+ORDER BY s.id, p.position, p.id, r.id, a.attempt_number;

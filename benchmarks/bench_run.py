@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.fakeserver import FakeServer  # noqa: E402
 from workbench.ingest import read_source  # noqa: E402
-from workbench.run import DEFAULT_SYSTEM_PROMPT  # noqa: E402
+from workbench.recipes import DEFAULT_SYSTEM_PROMPT  # noqa: E402
 from workbench.validate import validate  # noqa: E402
 
 

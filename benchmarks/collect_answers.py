@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from workbench.client import Server
 from workbench.embedded import embedded_server
 from workbench.ingest import read_source
-from workbench.run import RunSettings
+from workbench.recipes import Recipe
+from workbench.validate import DEFAULT_MAX_RATIO
 
 
 def main() -> None:
@@ -34,13 +35,15 @@ def main() -> None:
     paragraphs = [
         p for p in read_source(args.source, encoding="utf-8").paragraphs if p.word_count >= 10
     ]
-    settings = RunSettings()
     with embedded_server(parallel=args.parallel) as embedded:
         server = Server(embedded.base_url)
 
         def ask(paragraph) -> dict:
             session = server.session()
-            body = settings.request_body(embedded.model, paragraph.text, paragraph.word_count)
+            recipe = Recipe(model=embedded.model)
+            body = recipe.request_body(
+                paragraph.text, paragraph.word_count, max_ratio=DEFAULT_MAX_RATIO
+            )
             completion = server.complete(session, body)
             return {
                 "original": paragraph.text,

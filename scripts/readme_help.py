@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-COMMANDS = ["ingest", "run", "report", "export", "browse", "serve", "models", "doctor"]
+COMMANDS = [
+    "ingest", "run", "rules", "recipes", "report", "export", "browse", "serve", "models", "doctor"
+]  # fmt: skip
 BLOCK = re.compile(r"(<!-- help:(\w+) -->\n```text\n)(.*?)(```\n<!-- /help -->)", re.DOTALL)
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlite_utils import Database
 from typer.testing import CliRunner
 
 from tests.fakeserver import FakeServer
@@ -79,8 +80,36 @@ def book(tmp_path: Path) -> Path:
     return path
 
 
+def paragraph_rows(db_path: Path, recipe: str | None = None) -> list[dict]:
+    """Every paragraph in source order, with its status under a recipe (the current one by
+    default): filtered, pending, succeeded or skipped, as the old single status read."""
+    from workbench.recipes import current_recipe_name
+
+    db = Database(db_path)
+    return list(
+        db.query(
+            """
+            SELECT p.id, p.source_id, p.position, p.occurrence, p.text, p.word_count,
+                CASE WHEN p.filtered THEN 'filtered' ELSE coalesce(s.status, 'pending') END
+                    AS status,
+                s.last_reason AS skip_reason
+            FROM paragraphs p
+            LEFT JOIN paragraph_status s ON s.paragraph_id = p.id AND s.recipe = :recipe
+            ORDER BY p.source_id, p.position, p.id
+            """,
+            {"recipe": recipe or current_recipe_name(db)},
+        )
+    )
+
+
+def statuses(db_path: Path, recipe: str | None = None) -> dict[str, str]:
+    """Paragraph text → its status under a recipe (the current one by default)."""
+    return {row["text"]: row["status"] for row in paragraph_rows(db_path, recipe)}
+
+
 # The paragraphs of the review database, and what the scripted server answers for each: every
-# canned query and page has something to show (rejections of two kinds, acceptances, a skip).
+# canned query and page has something to show (rejections of three kinds, acceptances, a skip,
+# verdicts replaced by a rules change).
 REVIEW_PARAGRAPHS = [
     "The clock in the tower had not moved in eleven years, and the town liked it that way.",
     "Too short.",
@@ -118,6 +147,9 @@ def build_review_db(path: Path) -> Path:
             "--concurrency", "1", "--max-attempts", "2", "-q", "--db", path,
         )  # fmt: skip
     assert result.exit_code == 0, result.output
+    # A rules change judges every answer again: the two near copies stay rejected, with a new
+    # detail, so their first verdicts become earlier verdicts.
+    assert cli("rules", "--similarity", "0.95", "--db", path).exit_code == 0
     return path
 
 

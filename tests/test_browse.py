@@ -81,21 +81,28 @@ def test_review_rejected_rows(served):
     assert rows[0] == {
         "attempt": 1,
         "history": 1,
-        "source": "book.txt",
-        "position": 1,
-        "attempt_number": 1,
-        "run": 1,
+        "recipe": "default",
         "reason": "too_short",
         "detail": "3 words, fewer than 14 (0.8 × 18)",
         "original": P1,
         "answer": REVIEW_ANSWERS[P1][0],
+        "length_ratio": 0.167,
+        "similarity": 0.191,
+        "attempt_number": 1,
+        "run": 1,
+        "rules": 2,  # judged again under the second version
+        "source": "book.txt",
+        "position": 1,
     }
-    assert [r["attempt"] for r in get_json(served, "review_rejected", reason="too_similar")] == [
-        5,
-        6,
+    similar = get_json(served, "review_rejected", reason="too_similar")
+    assert [(r["attempt"], r["detail"]) for r in similar] == [
+        (5, "a near copy of the original (similarity 1.00 ≥ 0.95)"),
+        (6, "a near copy of the original (similarity 1.00 ≥ 0.95)"),
     ]
     assert len(get_json(served, "review_rejected", run="1")) == 4
     assert get_json(served, "review_rejected", run="2") == []
+    assert len(get_json(served, "review_rejected", recipe="default")) == 4
+    assert get_json(served, "review_rejected", recipe="other") == []
 
 
 def test_review_accepted_rows(served):
@@ -105,15 +112,26 @@ def test_review_accepted_rows(served):
         (4, 3, P3, REVIEW_ANSWERS[P3][1]),
     ]
     assert get_json(served, "review_accepted", run="2") == []
+    assert get_json(served, "review_accepted", recipe="other") == []
+    assert [(r["recipe"], r["length_ratio"]) for r in rows] == [
+        ("default", 0.833),
+        ("default", 1.0),
+    ]
 
 
 def test_paragraph_history_rows(served):
     rows = get_json(served, "paragraph_history", paragraph_id="4")
-    assert [(r["attempt_number"], r["outcome"], r["reason"], r["model"]) for r in rows] == [
-        (1, "rejected", "too_similar", "fake-model"),
-        (2, "rejected", "too_similar", "fake-model"),
+    assert [(r["recipe"], r["attempt_number"], r["outcome"], r["reason"]) for r in rows] == [
+        ("default", 1, "rejected", "too_similar"),
+        ("default", 2, "rejected", "too_similar"),
     ]
     assert {r["original"] for r in rows} == {P4}
+    # The verdicts the rules change replaced are on each answer's row.
+    assert [(r["rules"], r["earlier_verdicts"]) for r in rows] == [
+        (2, "v1 rejected too_similar"),
+        (2, "v1 rejected too_similar"),
+    ]
+    assert get_json(served, "paragraph_history", paragraph_id="1")[0]["earlier_verdicts"] is None
     # A paragraph never sent still shows its original, with no answer.
     (never,) = get_json(served, "paragraph_history", paragraph_id="2")
     assert (never["attempt"], never["original"], never["answer"]) == (None, SHORT, None)
@@ -121,15 +139,21 @@ def test_paragraph_history_rows(served):
 
 def test_summary_queries_rows(served):
     reasons = get_json(served, "rejection_reasons")
-    assert sorted((r["reason"], r["attempts"], r["review"]) for r in reasons) == [
-        ("preamble", 1, "preamble"),
-        ("too_short", 1, "too_short"),
-        ("too_similar", 2, "too_similar"),
+    assert sorted((r["recipe"], r["reason"], r["attempts"], r["review"]) for r in reasons) == [
+        ("default", "preamble", 1, "preamble"),
+        ("default", "too_short", 1, "too_short"),
+        ("default", "too_similar", 2, "too_similar"),
     ]
     (skipped,) = get_json(served, "skipped_paragraphs")
-    assert (skipped["history"], skipped["skip_reason"], skipped["text"]) == (4, "too_similar", P4)
+    assert (skipped["history"], skipped["recipe"], skipped["skip_reason"], skipped["text"]) == (
+        4,
+        "default",
+        "too_similar",
+        P4,
+    )
     (run,) = get_json(served, "runs_summary")
-    assert (run["status"], run["attempts"], run["accepted"], run["rejected"]) == (
+    assert (run["recipe"], run["status"], run["attempts"], run["accepted"], run["rejected"]) == (
+        "default",
         "completed",
         6,
         2,
@@ -177,6 +201,13 @@ def test_links_lead_to_the_attempt_and_the_paragraph_history(served):
     ]
 
 
+def test_a_paragraph_id_in_a_view_links_to_its_history(served):
+    first = rows_of(get_page(served, "pairs"))[0]
+    assert first["paragraph_id"] == '<a href="/review/paragraph_history?paragraph_id=1">1</a>'
+    (row,) = rows_of(get_page(served, "review_rejected", reason="preamble"))
+    assert row["rules"] == '<a href="/review/rules/2">v2</a>'
+
+
 def test_attempts_list_leaves_out_request_and_response_and_its_row_page_shows_them(served):
     page = get_page(served, "attempts")
     assert 'class="col-answer' in page
@@ -185,6 +216,7 @@ def test_attempts_list_leaves_out_request_and_response_and_its_row_page_shows_th
     assert 'class="col-request' in chosen
     assert "request" in get_json(served, "attempts")[0]  # the JSON API keeps every column
     assert 'class="col-settings' not in get_page(served, "runs")
+    assert 'class="col-settings' not in get_page(served, "rules")
     row_page = get_page(served, "attempts/1")
     assert 'class="col-request' in row_page and "<pre" in row_page  # pretty-printed JSON
     assert "&#34;messages&#34;: [" in row_page or "&quot;messages&quot;: [" in row_page
@@ -200,7 +232,10 @@ def test_a_foreign_key_to_a_paragraph_shows_its_first_words(served):
 def test_a_paragraph_page_links_to_its_history(served):
     page = get_page(served, "paragraphs/4")
     assert '<a href="/review/paragraph_history?paragraph_id=4">This paragraph' in page
-    assert "paragraph_history" not in get_page(served, "attempts/1")
+    attempt = get_page(served, "attempts/1")
+    assert "This paragraph" not in attempt  # row links are per table
+    # an attempt's page shows paragraph_id unlabelled: it leads to the history too
+    assert '<a href="/review/paragraph_history?paragraph_id=1">1</a>' in attempt
 
 
 def test_every_page_gets_our_css(served):

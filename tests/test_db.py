@@ -174,12 +174,17 @@ def test_a_fresh_database_is_marked_and_complete(cli, book, db_path):
         }
         assert names == {
             ("table", "sources"),
+            ("table", "sections"),
             ("table", "paragraphs"),
+            ("table", "recipes"),
+            ("table", "rules"),
             ("table", "runs"),
             ("table", "attempts"),
+            ("table", "earlier_verdicts"),
+            ("table", "progress"),
             ("table", "_sqlite_migrations"),
             ("view", "pairs"),
-            ("view", "paragraph_progress"),
+            ("view", "paragraph_status"),
         }
     finally:
         conn.close()
@@ -205,7 +210,7 @@ def test_the_schema_is_schema_sql(tmp_path):
         objects = schema_objects(db.conn)
         assert objects == schema_objects(expected)
         kinds = {kind for kind, *_ in objects}
-        assert kinds == {"table", "index", "view"}
+        assert kinds == {"table", "index", "view", "trigger"}
     finally:
         db.close()
         expected.close()

@@ -8,19 +8,15 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from tests.conftest import words
-from workbench.ingest import split_paragraphs
+from tests.conftest import paragraph_rows, words
+from tests.epubs import AES, ENCRYPTION_XML, add_file, drop_file, make_epub
+from workbench.books import split_paragraphs
 
 # --- helpers ------------------------------------------------------------------------------------
 
 
 def paragraphs(db_path: Path) -> list[dict]:
-    return list(
-        Database(db_path).query(
-            "SELECT id, source_id, position, occurrence, text, word_count, status "
-            "FROM paragraphs ORDER BY source_id, position, id"
-        )
-    )
+    return paragraph_rows(db_path)
 
 
 def texts(db_path: Path) -> list[str]:
@@ -152,18 +148,22 @@ def test_crlf_lone_cr_and_whitespace_lines_through_the_cli(cli, tmp_path, db_pat
 
 
 def test_hard_wrapped_lines_through_the_cli(cli, tmp_path, db_path):
-    first, second = words(6, "x"), words(6, "y")
+    first, second = words(9, "wrapped"), words(3, "end")  # a line as long as the file's longest
     source = write(tmp_path / "wrapped.txt", f"{first}\r\n{second}\n\n{C}\n")
     ingest_ok(cli, source)
     assert texts(db_path) == [f"{first} {second}", C]
 
 
 def test_keep_line_breaks_through_the_cli(cli, tmp_path, db_path):
-    first, second = words(6, "x"), words(6, "y")
-    source = write(tmp_path / "wrapped.txt", f"{first}\r\n{second}\n\n{C}\n")
+    first, second = words(9, "wrapped"), words(3, "end")
+    source = write(tmp_path / "wrapped.txt", f"{first}\r\n  {second}\n\n{C}\n")
     ingest_ok(cli, source, "--keep-line-breaks")
     assert texts(db_path) == [f"{first}\n{second}", C]
     assert paragraphs(db_path)[0]["word_count"] == 12
+    # with --keep-spacing too, the lines are kept exactly as they were, indentation included
+    source = write(tmp_path / "wrapped2.txt", f"{first}\r\n  {second}\n")
+    ingest_ok(cli, source, "--keep-line-breaks", "--keep-spacing")
+    assert texts(db_path)[-1] == f"{first}\n  {second}"
 
 
 def test_min_words_filters_counts_and_never_sends(cli, fake, tmp_path, db_path):
@@ -194,7 +194,7 @@ def test_min_words_zero_keeps_everything(cli, tmp_path, db_path):
     assert [r["status"] for r in paragraphs(db_path)] == ["pending", "pending"]
 
 
-def test_folder_ingests_every_txt_sorted_by_name(cli, tmp_path, db_path):
+def test_folder_ingests_every_txt_and_md_sorted_by_name(cli, tmp_path, db_path):
     folder = tmp_path / "book"
     folder.mkdir()
     write(folder / "b.txt", f"{B}\n")
@@ -211,13 +211,16 @@ def test_folder_ingests_every_txt_sorted_by_name(cli, tmp_path, db_path):
         "0 already known",
         "b.txt: 1 paragraphs (0 under 10 words); added 1 (1 to paraphrase, 0 filtered), "
         "0 already known",
+        "c.md: 1 paragraphs (0 under 10 words); added 1 (1 to paraphrase, 0 filtered), "
+        "0 already known",
     ]
     db = Database(db_path)
     assert [(s["id"], s["name"]) for s in db["sources"].rows_where(order_by="id")] == [
         (1, "a.txt"),
         (2, "b.txt"),
+        (3, "c.md"),
     ]
-    assert texts(db_path) == [A, C, B]
+    assert texts(db_path) == [A, C, B, D]
 
 
 def test_files_and_folders_together_are_ingested_once(cli, tmp_path, db_path):
@@ -369,11 +372,11 @@ def _missing(d: Path):
     return [path], f"{path} does not exist"
 
 
-def _folder_without_txt(d: Path):
+def _folder_without_books(d: Path):
     folder = d / "empty-folder"
     folder.mkdir()
-    write(folder / "notes.md", f"{A}\n")
-    return [folder], f"{folder} has no .txt files"
+    write(folder / "notes.rtf", f"{A}\n")
+    return [folder], f"{folder} has no .txt, .md or .epub files"
 
 
 def _binary(d: Path):
@@ -424,13 +427,105 @@ def _unknown_encoding(d: Path):
     return [write(d / "ok.txt", f"{A}\n")], "unknown encoding 'klingon'", "--encoding", "klingon"
 
 
+def _unknown_encoding_for_an_epub(d: Path):
+    return [_epub(d)], "unknown encoding 'klingon'", "--encoding", "klingon"
+
+
 def _negative_min_words(d: Path):
     return [write(d / "ok.txt", f"{A}\n")], "--min-words must be 0 or more", "--min-words", "-1"
 
 
+def _epub(d: Path, name: str = "book.epub") -> Path:
+    return make_epub(d / name, [("One", f"<h1>One</h1><p>{A}</p>"), ("Two", f"<p>{B}</p>")])
+
+
+def _epub_not_a_zip(d: Path):
+    path = write(d / "book.epub", f"{A}\n")
+    return [path], f"{path.resolve()} is not a valid EPUB (not a zip archive)"
+
+
+def _epub_truncated(d: Path):
+    path = _epub(d)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    return [path], f"{path.resolve()} is not a valid EPUB (not a zip archive)"
+
+
+def _epub_without_container(d: Path):
+    path = drop_file(_epub(d), "META-INF/container.xml")
+    return [path], f"{path.resolve()} is not a valid EPUB (it has no META-INF/container.xml)"
+
+
+def _epub_without_package(d: Path):
+    path = drop_file(_epub(d), "EPUB/content.opf")
+    return [path], (
+        f"{path.resolve()} is not a valid EPUB (its package document EPUB/content.opf is missing)"
+    )
+
+
+def _epub_malformed_package(d: Path):
+    path = drop_file(_epub(d), "EPUB/content.opf")
+    add_file(path, "EPUB/content.opf", '<package xmlns="http://www.idpf.org/2007/opf"/>')
+    return [path], (
+        f"{path.resolve()} is not a valid EPUB (its package document EPUB/content.opf is malformed)"
+    )
+
+
+def _epub_missing_chapter(d: Path):
+    path = drop_file(_epub(d), "EPUB/text/ch2.xhtml")
+    return [path], (
+        f"{path.resolve()} is not a valid EPUB "
+        "(There is no item named 'EPUB/text/ch2.xhtml' in the archive)"
+    )
+
+
+def _epub_encrypted(d: Path):
+    path = add_file(
+        _epub(d),
+        "META-INF/encryption.xml",
+        ENCRYPTION_XML.format(algorithm=AES, uri="EPUB/text/ch1.xhtml"),
+    )
+    return [path], (
+        f"{path.resolve()} is protected by DRM (META-INF/encryption.xml encrypts "
+        "EPUB/text/ch1.xhtml); workbench cannot read it"
+    )
+
+
+def _epub_adobe_drm(d: Path):
+    path = add_file(_epub(d), "META-INF/rights.xml", "<rights/>")
+    return [path], (
+        f"{path.resolve()} is protected by DRM (Adobe ADEPT: META-INF/rights.xml); "
+        "workbench cannot read it"
+    )
+
+
+def _epub_apple_drm(d: Path):
+    path = add_file(_epub(d), "META-INF/sinf.xml", "<sinf/>")
+    return [path], (
+        f"{path.resolve()} is protected by DRM (Apple FairPlay: META-INF/sinf.xml); "
+        "workbench cannot read it"
+    )
+
+
+def _epub_empty(d: Path):
+    path = make_epub(d / "empty.epub", [("One", "<h1>One</h1>"), ("Two", "<div> </div>")])
+    return [path], f"{path.resolve()} is empty: it has no paragraphs"
+
+
+def _epub_bad_in_a_folder(d: Path):
+    folder = d / "shelf"
+    folder.mkdir()
+    write(folder / "a.txt", f"{A}\n")
+    write(folder / "c.md", f"{C}\n")
+    bad = add_file(_epub(folder, "b.epub"), "META-INF/rights.xml", "<rights/>")
+    return [folder], (
+        f"{bad.resolve()} is protected by DRM (Adobe ADEPT: META-INF/rights.xml); "
+        "workbench cannot read it"
+    )
+
+
 BAD_INPUTS = {
     "missing path": _missing,
-    "folder with no .txt": _folder_without_txt,
+    "folder with no books": _folder_without_books,
     "binary file": _binary,
     "not utf-8": _not_utf8,
     "empty file": _empty,
@@ -438,7 +533,19 @@ BAD_INPUTS = {
     "bad file among good ones": _bad_among_good,
     "bad file in a folder": _bad_in_a_folder,
     "unknown encoding": _unknown_encoding,
+    "unknown encoding, EPUB only": _unknown_encoding_for_an_epub,
     "negative --min-words": _negative_min_words,
+    "EPUB that is not a zip": _epub_not_a_zip,
+    "EPUB cut short": _epub_truncated,
+    "EPUB without container.xml": _epub_without_container,
+    "EPUB without its package document": _epub_without_package,
+    "EPUB with a malformed package document": _epub_malformed_package,
+    "EPUB missing a chapter": _epub_missing_chapter,
+    "EPUB with encrypted chapters": _epub_encrypted,
+    "EPUB with Adobe DRM": _epub_adobe_drm,
+    "EPUB with Apple DRM": _epub_apple_drm,
+    "EPUB with no paragraphs": _epub_empty,
+    "bad EPUB in a folder": _epub_bad_in_a_folder,
 }
 
 
@@ -480,7 +587,9 @@ def test_paragraphs_edited_out_are_forgotten_unless_sent(cli, fake, tmp_path, db
     assert cli("run", "--base-url", fake.base_url, "-q", "--limit", "1").exit_code == 0  # A sent
     write(source, f"{C}\n")
     result = cli("ingest", source)
-    assert "; 1 no longer in the file, removed" in result.stdout  # B; A has attempts and stays
+    assert (
+        "; 1 no longer paragraphs of the file, removed" in result.stdout
+    )  # B; A has attempts and stays
     assert sorted(texts(db_path)) == sorted([A, C])
 
 

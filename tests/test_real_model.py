@@ -58,7 +58,7 @@ def test_ingest_run_report_export_on_the_real_model(cli, tmp_path, db_path):
         "160",
     )
     assert result.exit_code == 0, result.stderr
-    assert "Run #1 completed (SmolLM2-135M-Instruct.Q4_1)" in result.stdout
+    assert "Run #1 completed (recipe 'default', SmolLM2-135M-Instruct.Q4_1)" in result.stdout
 
     db = Database(db_path)
     attempts = list(db.query("SELECT * FROM attempts"))
@@ -101,7 +101,9 @@ def test_ingest_run_report_export_on_the_real_model(cli, tmp_path, db_path):
 
     # Finished: a second run does nothing and starts no model.
     result = cli("run", "--embedded")
-    assert result.stdout.strip() == "Nothing to do: no pending paragraphs (see `workbench report`)."
+    assert result.stdout.strip() == (
+        "Nothing to do: no pending paragraphs under recipe 'default' (see `workbench report`)."
+    )
     assert "Started the embedded model" not in result.stderr
 
 

@@ -22,7 +22,7 @@ def usage(prompt: int, completion: int) -> dict[str, int]:
 def scripted(cli, fake, tmp_path):
     """One run over 5 paragraphs: 1 filtered, 2 succeeded, 1 skipped, 1 left pending by --limit."""
     source = tmp_path / "report.txt"
-    source.write_text(f"Chapter One.\n\n{P1}\n\n{P2}\n\n{P3}\n\n{P4}\n", encoding="utf-8")
+    source.write_text(f"A short one.\n\n{P1}\n\n{P2}\n\n{P3}\n\n{P4}\n", encoding="utf-8")
     assert cli("ingest", source).exit_code == 0
     fake.enqueue(
         # P1: a server error, retried at once (--backoff 0), then accepted
@@ -138,10 +138,21 @@ def test_json_report_of_a_scripted_run(cli, scripted, db_path):
     assert db.execute("SELECT count(*) FROM attempts").fetchone()[0] == 6
     assert (
         db.execute(
-            "SELECT count(*) FROM paragraphs WHERE status = 'skipped' AND skip_reason = 'too_short'"
+            "SELECT count(*) FROM paragraph_status WHERE status = 'skipped' "
+            "AND last_reason = 'too_short'"
         ).fetchone()[0]
         == 1
     )
+    # One recipe: the top-level keys are its numbers, and `recipes` lists it alone.
+    assert data["recipe"] == "default"
+    [recipe] = data["recipes"]
+    assert {k: recipe[k] for k in ("name", "model", "paragraphs", "attempts", "tokens")} == {
+        "name": "default",
+        "model": "fake-model",
+        "paragraphs": {"pending": 1, "succeeded": 2, "skipped": 1},
+        "attempts": {"accepted": 2, "rejected": 3, "failed": 1},
+        "tokens": {"prompt": 470, "completion": 28},
+    }
 
 
 def test_text_report_of_a_scripted_run(cli, scripted):
@@ -149,6 +160,7 @@ def test_text_report_of_a_scripted_run(cli, scripted):
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     patterns = [
+        "Recipe      default",
         "Paragraphs        5",
         "  filtered        1  (too short to send)",
         "  eligible        4",
@@ -202,6 +214,7 @@ def test_report_after_ingest_only(cli, book):
     text = cli("report")
     assert text.exit_code == 0
     assert text.stdout == (
+        "Recipe      (none yet: `workbench run` makes one)\n"
         "Paragraphs        4\n"
         "  filtered        1  (too short to send)\n"
         "  eligible        3\n"

@@ -11,13 +11,13 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from tests.conftest import words
+from tests.conftest import statuses, words
 from tests.fakeserver import FakeServer
 
 PARAGRAPHS = [words(12, f"p{i}_") for i in range(30)]
 
 
-def start_run(base_url: str, db_path: Path) -> subprocess.Popen[str]:
+def start_run(base_url: str, db_path: Path, *options: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -30,6 +30,7 @@ def start_run(base_url: str, db_path: Path) -> subprocess.Popen[str]:
             "2",
             "--db",
             str(db_path),
+            *options,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -49,11 +50,8 @@ def wait_for_attempts(db_path: Path, count: int, process: subprocess.Popen[str])
     raise AssertionError("the run made no progress")
 
 
-def succeeded_texts(db_path: Path) -> set[str]:
-    with Database(db_path) as db:
-        return {
-            r["text"] for r in db.query("SELECT text FROM paragraphs WHERE status = 'succeeded'")
-        }
+def succeeded_texts(db_path: Path, recipe: str | None = None) -> set[str]:
+    return {text for text, status in statuses(db_path, recipe).items() if status == "succeeded"}
 
 
 def ingest(cli, tmp_path: Path) -> None:
@@ -62,15 +60,29 @@ def ingest(cli, tmp_path: Path) -> None:
     assert cli("ingest", source).exit_code == 0
 
 
-def check_finished(db_path: Path) -> None:
+def check_finished(db_path: Path, recipe: str = "default") -> None:
+    assert set(statuses(db_path, recipe).values()) == {"succeeded"}
     with Database(db_path) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert {r["status"] for r in db.query("SELECT status FROM paragraphs")} == {"succeeded"}
         per_paragraph = db.execute(
-            "SELECT count(*) FROM attempts WHERE outcome = 'accepted' GROUP BY paragraph_id"
+            "SELECT count(*) FROM attempts a JOIN recipes r ON r.id = a.recipe_id "
+            "WHERE a.outcome = 'accepted' AND r.name = ? GROUP BY a.paragraph_id",
+            [recipe],
         ).fetchall()
         assert len(per_paragraph) == len(PARAGRAPHS)
         assert {n for (n,) in per_paragraph} == {1}
+        # The counts the triggers keep are the attempts' own.
+        assert (
+            db.execute(
+                "SELECT paragraph_id, recipe_id, count(*), sum(outcome = 'accepted'), "
+                "sum(outcome = 'rejected'), max(attempt_number) FROM attempts "
+                "GROUP BY paragraph_id, recipe_id ORDER BY 1, 2"
+            ).fetchall()
+            == db.execute(
+                "SELECT paragraph_id, recipe_id, attempts, accepted, rejected, last_attempt_number "
+                "FROM progress ORDER BY 1, 2"
+            ).fetchall()
+        )
 
 
 def test_sigkill_mid_run_then_resume(cli, tmp_path, db_path):
@@ -113,3 +125,28 @@ def test_ctrl_c_marks_the_run_interrupted_and_resumes(cli, tmp_path, db_path):
         assert run["status"] == "interrupted" and run["ended_at"]
         assert cli("run", "--base-url", server.base_url, "-q").exit_code == 0
     check_finished(db_path)
+
+
+def test_sigkill_in_a_second_recipe_then_resume(cli, tmp_path, db_path):
+    ingest(cli, tmp_path)
+    with FakeServer(latency=0.05, slots=2) as server:
+        assert cli("run", "--base-url", server.base_url, "-q", "--concurrency", "4").exit_code == 0
+        first_recipe = len(server.requests)
+        process = start_run(server.base_url, db_path, "--recipe", "cool", "--temperature", "0.2")
+        wait_for_attempts(db_path, first_recipe + 8, process)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        done_before = succeeded_texts(db_path, "cool")
+        sent_before = len(server.requests)
+        assert 8 <= len(done_before) < len(PARAGRAPHS)
+
+        result = cli("run", "--base-url", server.base_url, "-q")  # goes on with the current: cool
+        assert result.exit_code == 0, result.stderr
+        assert "recipe 'cool'" in result.stdout
+        resumed = server.requests[sent_before:]
+        assert {b["temperature"] for b in resumed} == {0.2}
+        assert not {b["messages"][1]["content"] for b in resumed} & done_before
+    check_finished(db_path, "default")
+    check_finished(db_path, "cool")
+    assert len(server.requests) == first_recipe + len(PARAGRAPHS) + (sent_before - first_recipe
+        - len(done_before))  # fmt: skip

@@ -10,7 +10,7 @@ from sqlite_utils import Database
 from tests.fakeserver import Reply
 from workbench.validate import (
     CLEANERS,
-    NOTEBOOK_ONLY,
+    NOTEBOOK_ENABLED,
     RULES,
     Rules,
     clean,
@@ -57,7 +57,7 @@ def test_similarity_threshold_is_configurable():
     light = ORIGINAL.replace("dusk", "sunset").replace("little", "small")
     assert reason(light) == "too_similar"
     assert reason(light, rules=Rules(similarity=0.99)) is None
-    assert reason(light, rules=Rules(disabled=frozenset({"too_similar"}))) is None
+    assert reason(light, rules=Rules().without("too_similar")) is None
 
 
 @pytest.mark.parametrize(
@@ -112,7 +112,7 @@ def test_patterns_the_author_wrote_do_not_count():
         "I made the bread that day as on every day since the war, and I'm sorry to admit I "
         "cannot recall one loaf of it, although the text of the recipe remains with me still."
     )
-    assert validate(original, answer, "stop", Rules(similarity=1.01)) is None
+    assert validate(original, answer, "stop", Rules().without("too_similar")) is None
 
 
 def test_the_notebooks_verdicts_come_first():
@@ -141,12 +141,12 @@ def test_strip_think_removes_reasoning_blocks():
 
 
 def test_cleaners_can_be_switched_off():
-    rules = Rules(disabled=frozenset({"strip_quotes"}))
+    rules = Rules().without("strip_quotes")
     assert clean(ORIGINAL, f'"{GOOD}"', rules) == f'"{GOOD}"'
 
 
 def test_notebook_only_leaves_the_notebooks_rules():
-    enabled = [code for code in RULES if code not in NOTEBOOK_ONLY]
+    enabled = [code for code in RULES if code in NOTEBOOK_ENABLED]
     assert enabled == [
         "truncated",
         "empty",
@@ -155,8 +155,8 @@ def test_notebook_only_leaves_the_notebooks_rules():
         "too_short",
         "too_long",
     ]
-    assert set(CLEANERS) <= NOTEBOOK_ONLY
-    assert reason(ORIGINAL, rules=Rules(disabled=NOTEBOOK_ONLY)) is None
+    assert not set(CLEANERS) & NOTEBOOK_ENABLED
+    assert reason(ORIGINAL, rules=Rules(enabled=NOTEBOOK_ENABLED)) is None
 
 
 def test_feedback_sentences_name_the_problem():
@@ -220,13 +220,15 @@ def test_disable_rule_and_notebook_rules_options(cli, fake, one_paragraph, db_pa
     fake.responder = lambda body, call: Reply(ORIGINAL)  # a copy
     assert run(cli, fake, "--max-attempts", "1").exit_code == 0
     assert next(Database(db_path).query("SELECT reason FROM attempts"))["reason"] == "too_similar"
-    Database(db_path).execute("UPDATE paragraphs SET status = 'pending'")
-    with Database(db_path) as db:
-        db.execute("UPDATE paragraphs SET status = 'pending'")
-        db.execute("DELETE FROM attempts")
-        db.conn.commit()
-    assert run(cli, fake, "--notebook-rules").exit_code == 0
+    # The notebook's rules accept a copy: the stored answer is judged again, nothing is sent.
+    result = cli("run", "--base-url", fake.base_url, "--notebook-rules")
+    assert result.exit_code == 0
+    assert len(fake.requests) == 1
     assert next(Database(db_path).query("SELECT outcome FROM attempts"))["outcome"] == "accepted"
+    assert (
+        "re-judged 1 answer under rules v2: 1 now accepted, 0 now rejected; 1 paragraph succeeded"
+        in result.stderr
+    )
 
 
 def test_unknown_rule_is_a_one_line_error(cli, fake, one_paragraph):

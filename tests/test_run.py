@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from tests.conftest import words
+from tests.conftest import paragraph_rows, statuses, words
 from tests.fakeserver import FakeServer, Reply
-from workbench.run import DEFAULT_SYSTEM_PROMPT, RunSettings
+from workbench.recipes import DEFAULT_SYSTEM_PROMPT, Recipe
 
 NOTEBOOK_PROMPT = (
     "You are an expert novelist. Paraphrase the given text in your own words, refining the prose "
@@ -40,13 +40,6 @@ def attempts(db_path: Path) -> list[dict]:
     return list(Database(db_path).query("SELECT * FROM attempts ORDER BY id"))
 
 
-def statuses(db_path: Path) -> dict[str, str]:
-    return {
-        row["text"]: row["status"]
-        for row in Database(db_path).query("SELECT text, status FROM paragraphs")
-    }
-
-
 def test_request_is_the_notebooks(cli, fake, tmp_path, db_path):
     paragraph = words(12)
     ingest_paragraphs(cli, tmp_path, [paragraph])
@@ -68,7 +61,8 @@ def test_default_max_tokens_leaves_room_for_the_longest_accepted_answer(cli, fak
     caps = [body["max_tokens"] for body in fake.requests]
     # 2 × words may be accepted; at 1.6 tokens a word plus a margin, and no more.
     assert caps == [2 * 10 * 1.6 + 32, 2 * 100 * 1.6 + 32]
-    assert RunSettings(max_tokens=0).request_body("m", "a b", 2).get("max_tokens") is None
+    uncapped = Recipe(model="m", max_tokens=0).request_body("a b", 2, max_ratio=2.0)
+    assert "max_tokens" not in uncapped
 
 
 def test_options_reach_the_request(cli, fake, tmp_path):
@@ -158,9 +152,11 @@ def test_every_attempt_is_recorded(cli, fake, tmp_path, db_path):
     assert second["started_at"] <= second["finished_at"]
     run_row = next(Database(db_path).query("SELECT * FROM runs"))
     assert run_row["status"] == "completed"
-    assert run_row["model"] == "fake-model"
-    assert json.loads(run_row["settings"])["max_attempts"] == 5
+    recipe = Database(db_path)["recipes"].get(run_row["recipe_id"])
+    assert (recipe["model"], recipe["max_attempts"]) == ("fake-model", 5)
+    assert json.loads(run_row["settings"])["concurrency"] == 4
     assert "api_key" not in run_row["settings"]
+    assert {first["rules_id"], second["rules_id"]} == {run_row["rules_id"]}
 
 
 def test_raw_body_is_kept_exactly(cli, fake, tmp_path, db_path):
@@ -185,8 +181,8 @@ def test_paragraph_is_skipped_after_max_attempts_with_its_reason(cli, fake, tmp_
     result = run(cli, fake)
     assert result.exit_code == 0
     assert [a["reason"] for a in attempts(db_path)] == ["banned_phrase"] * 4 + ["too_long"]
-    row = next(Database(db_path).query("SELECT status, skip_reason FROM paragraphs"))
-    assert row == {"status": "skipped", "skip_reason": "too_long"}
+    (row,) = paragraph_rows(db_path)
+    assert (row["status"], row["skip_reason"]) == ("skipped", "too_long")
     assert len(fake.requests) == 5
     assert "0 succeeded, 1 skipped" in result.stdout
 
@@ -315,7 +311,9 @@ def test_finished_job_does_nothing_and_says_so(cli, fake, tmp_path, db_path):
     before = len(fake.requests)
     result = run(cli, fake)
     assert result.exit_code == 0
-    assert result.stdout.strip() == "Nothing to do: no pending paragraphs (see `workbench report`)."
+    assert result.stdout.strip() == (
+        "Nothing to do: no pending paragraphs under recipe 'default' (see `workbench report`)."
+    )
     assert len(fake.requests) == before
     assert Database(db_path)["runs"].count == 1
 
@@ -331,59 +329,12 @@ def test_new_text_ingested_later_is_the_only_new_work(cli, fake, tmp_path, db_pa
 
 def test_resumed_paragraph_gets_only_the_rest_of_its_attempts(cli, fake, tmp_path, db_path):
     ingest_paragraphs(cli, tmp_path, [words(10)])
+    # Two rejections, then a server failure stops the run with the paragraph pending.
+    fake.enqueue("no", "no", Reply.error(503, "down"))
+    assert run(cli, fake, "--retries", "0").exit_code == 5
     fake.responder = lambda body, call: Reply("no")
-    # Two rejected answers, then the run dies (simulated by --limit on a second paragraph-less
-    # budget: max-attempts 2 would skip it, so instead stop the policy with a tiny max-attempts
-    # and raise it again, which is what a resumed paragraph sees).
-    db = Database(db_path)
-    paragraph_id = next(db.query("SELECT id FROM paragraphs"))["id"]
-    run_id = (
-        db["runs"]
-        .insert(
-            {
-                "started_at": "x",
-                "status": "interrupted",
-                "base_url": "u",
-                "model": "m",
-                "settings": "{}",
-                "pid": 1,
-                "hostname": "h",
-            }
-        )
-        .last_pk
-    )
-    for n in (1, 2):
-        db["attempts"].insert(
-            {
-                "paragraph_id": paragraph_id,
-                "run_id": run_id,
-                "attempt_number": n,
-                "started_at": "x",
-                "finished_at": "x",
-                "latency_s": 1.0,
-                "request": "{}",
-                "outcome": "rejected",
-                "reason": "too_short",
-                "detail": "d",
-            }
-        )
-    db["attempts"].insert(
-        {
-            "paragraph_id": paragraph_id,
-            "run_id": run_id,
-            "attempt_number": 3,
-            "started_at": "x",
-            "finished_at": "x",
-            "latency_s": 1.0,
-            "request": "{}",
-            "outcome": "failed",
-            "reason": "timeout",
-            "detail": "d",
-        }
-    )
-    db.conn.commit()
     assert run(cli, fake).exit_code == 0
-    assert len(fake.requests) == 3  # 5 - 2 validated; the failed one does not count
+    assert len(fake.requests) == 3 + 3  # 5 - 2 validated; the failed one does not count
     numbers = [a["attempt_number"] for a in attempts(db_path)]
     assert numbers == [1, 2, 3, 4, 5, 6]
     assert statuses(db_path)[words(10)] == "skipped"
@@ -391,15 +342,15 @@ def test_resumed_paragraph_gets_only_the_rest_of_its_attempts(cli, fake, tmp_pat
 
 def test_lowered_max_attempts_skips_without_a_request(cli, fake, tmp_path, db_path):
     ingest_paragraphs(cli, tmp_path, [words(10)])
-    fake.responder = lambda body, call: Reply("no")
-    assert run(cli, fake, "--max-attempts", "1").exit_code == 0
-    with Database(db_path) as db:
-        db.execute("UPDATE paragraphs SET status = 'pending', skip_reason = NULL")
-        db.conn.commit()
-    assert run(cli, fake, "--max-attempts", "1").exit_code == 0
-    assert len(fake.requests) == 1
-    row = next(Database(db_path).query("SELECT status, skip_reason FROM paragraphs"))
-    assert row == {"status": "skipped", "skip_reason": "too_short"}
+    fake.enqueue("no", "no", Reply.error(400, "stop"))  # two rejections, then the run stops
+    assert run(cli, fake).exit_code == 4
+    assert statuses(db_path)[words(10)] == "pending"
+    result = run(cli, fake, "--max-attempts", "2")
+    assert result.exit_code == 0
+    assert len(fake.requests) == 3
+    assert result.stdout.startswith("Nothing to do")
+    (row,) = paragraph_rows(db_path)
+    assert (row["status"], row["skip_reason"]) == ("skipped", "too_short")
 
 
 def test_concurrency_keeps_k_requests_in_flight(cli, tmp_path, db_path):
@@ -516,38 +467,50 @@ def test_run_without_a_database_says_ingest_first(cli, tmp_path, db_path):
     assert not db_path.exists()
 
 
-def leave_running_run(db_path: Path, pid: int) -> None:
-    """A runs row as a process that is still running, or was killed, leaves it."""
+def leave_running_run(cli, fake, db_path: Path, pid: int) -> None:
+    """A first run, then a runs row as a process that is still running, or was killed, leaves
+    it."""
+    assert run(cli, fake, "--limit", "1").exit_code == 0
     with Database(db_path) as db:
         db["runs"].insert(
-            {"started_at": "x", "status": "running", "base_url": "u", "model": "m",
-             "settings": "{}", "pid": pid, "hostname": socket.gethostname()}
+            {"recipe_id": 1, "rules_id": 1, "started_at": "x", "status": "running",
+             "base_url": "u", "settings": "{}", "pid": pid, "hostname": socket.gethostname()}
         )  # fmt: skip
         db.conn.commit()
 
 
 def test_a_live_run_is_not_raced(cli, fake, tmp_path, db_path):
-    ingest_paragraphs(cli, tmp_path, [words(10)])
-    leave_running_run(db_path, os.getppid())
+    ingest_paragraphs(cli, tmp_path, [words(10, "a"), words(10, "b")])
+    leave_running_run(cli, fake, db_path, os.getppid())
     result = run(cli, fake)
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error: run #1 (process ")
-    assert fake.requests == []
+    assert result.stderr.startswith("Error: run #2 (process ")
+    assert len(fake.requests) == 1
+    result = cli("rules", "--min-ratio", "0.5")  # nor re-judged under it
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: run #2 (process ")
 
 
 def test_a_dead_run_is_closed_as_interrupted(cli, fake, tmp_path, db_path):
-    ingest_paragraphs(cli, tmp_path, [words(10)])
-    leave_running_run(db_path, 999_999_999)
+    ingest_paragraphs(cli, tmp_path, [words(10, "a"), words(10, "b")])
+    leave_running_run(cli, fake, db_path, 999_999_999)
     assert run(cli, fake).exit_code == 0
     rows = list(Database(db_path).query("SELECT id, status FROM runs ORDER BY id"))
-    assert rows == [{"id": 1, "status": "interrupted"}, {"id": 2, "status": "completed"}]
+    assert rows == [
+        {"id": 1, "status": "completed"},
+        {"id": 2, "status": "interrupted"},
+        {"id": 3, "status": "completed"},
+    ]
 
 
 def test_progress_goes_to_stderr_and_quiet_silences_it(cli, fake, tmp_path):
     ingest_paragraphs(cli, tmp_path, [words(10, "a"), words(10, "b")])
     result = cli("run", "--base-url", fake.base_url, "--limit", "1")
-    assert result.stderr.splitlines()[0] == "Run #1: 1 paragraphs with fake-model"
-    assert result.stdout.startswith("Run #1 completed (fake-model): 1 succeeded")
+    lines = result.stderr.splitlines()
+    assert lines[0] == "new recipe 'default' (the job's first):"
+    assert lines[1] == "  model              fake-model"
+    assert "Run #1: 1 paragraphs with recipe 'default' (fake-model)" in lines
+    assert result.stdout.startswith("Run #1 completed (recipe 'default', fake-model): 1 succeeded")
     result = cli("run", "--base-url", fake.base_url, "--quiet")
     assert result.stderr == ""
     assert result.stdout.startswith("Run #2 completed")

@@ -42,6 +42,7 @@ def test_rules_are_tried_in_the_documented_order():
         "preamble",
         "commentary",
         "too_similar",
+        "duplicate",
     ]
 
 
@@ -330,8 +331,8 @@ def test_cli_banned_phrases_file_replaces_the_list(cli, fake, db_path, ten_words
         ("rejected", "banned_phrase", "contains 'As an AI'"),
         ("accepted", None, None),
     ]
-    settings = json.loads(Database(db_path).execute("SELECT settings FROM runs").fetchone()[0])
-    assert settings["rules"]["banned_phrases"] == ["forbidden", "As an AI"]
+    rules = json.loads(Database(db_path).execute("SELECT settings FROM rules").fetchone()[0])
+    assert rules["banned_phrases"] == ["forbidden", "As an AI"]
 
 
 def test_cli_min_ratio(cli, fake, db_path, ten_words):

@@ -6,44 +6,54 @@ non-zero (see errors.ExitCode); only bugs show a traceback.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
+import json
+import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 
 from workbench import __version__
 from workbench.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT
-from workbench.db import DEFAULT_DB, open_db
+from workbench.db import BUSY_TIMEOUT_S, DEFAULT_DB, is_locked, open_db
 from workbench.errors import ExitCode, WorkbenchError
 from workbench.export import DEFAULT_AUTHOR, DEFAULT_OUTPUT
 from workbench.export import export as export_pairs
 from workbench.ingest import DEFAULT_ENCODING, DEFAULT_MIN_WORDS, read_sources
 from workbench.ingest import ingest as ingest_files
-from workbench.report import format_report, report_json
-from workbench.report import report as build_report
+from workbench.options import (
+    ApiKeyOption,
+    BannedPhraseOption,
+    BannedPhrasesFileOption,
+    BaseUrlOption,
+    DbOption,
+    DisableRuleOption,
+    EnableRuleOption,
+    FeedbackOption,
+    JsonOption,
+    MaxAttemptsOption,
+    MaxRatioOption,
+    MaxTokensOption,
+    MinRatioOption,
+    ModelOption,
+    NotebookRulesOption,
+    OutputsOption,
+    RecipeOption,
+    RetryTemperatureOption,
+    ServerModelOption,
+    SimilarityOption,
+    SystemPromptFileOption,
+    SystemPromptOption,
+    TemperatureOption,
+    UserTemplateOption,
+    recipe_settings,
+    rule_changes,
+)
 from workbench.retry import DEFAULT_BACKOFF, DEFAULT_RETRIES, MAX_BACKOFF
-from workbench.run import (
-    DEFAULT_CONCURRENCY,
-    DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_TEMPERATURE,
-    RunSettings,
-    pending_work,
-)
-from workbench.run import run as run_job
-from workbench.validate import (
-    CLEANERS,
-    DEFAULT_BANNED_PHRASES,
-    DEFAULT_MAX_RATIO,
-    DEFAULT_MIN_RATIO,
-    DEFAULT_SIMILARITY,
-    NOTEBOOK_ONLY,
-    RULES,
-    Rules,
-)
+from workbench.run import DEFAULT_CONCURRENCY
 
 app = typer.Typer(
     help="Turn a book into fine-tuning pairs with a local LLM.\n\n"
@@ -56,35 +66,6 @@ app = typer.Typer(
 P = ParamSpec("P")
 R = TypeVar("R")
 
-DbOption = Annotated[
-    Path,
-    typer.Option(
-        "--db",
-        envvar="WORKBENCH_DB",
-        help="The workbench database (SQLite), shared by every command.",
-    ),
-]
-
-BaseUrlOption = Annotated[
-    str,
-    typer.Option(
-        envvar="WORKBENCH_BASE_URL",
-        help="OpenAI-compatible API: LM Studio, llama.cpp server, Ollama (…/v1), vLLM.",
-    ),
-]
-ModelOption = Annotated[
-    str | None,
-    typer.Option(envvar="WORKBENCH_MODEL", help="Model name. [default: the first one listed]"),
-]
-ApiKeyOption = Annotated[
-    str | None,
-    typer.Option(
-        envvar=["WORKBENCH_API_KEY", "OPENAI_API_KEY"],
-        help="Sent as a Bearer token; never stored.",
-        show_default=False,
-    ),
-]
-
 
 def user_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Show a WorkbenchError as one line on stderr and exit with its code."""
@@ -96,6 +77,15 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
         except WorkbenchError as e:
             typer.echo(f"Error: {e}", err=True)
             raise typer.Exit(e.exit_code) from None
+        except sqlite3.OperationalError as e:
+            if not is_locked(e):
+                raise  # a bug: keep the traceback
+            typer.echo(
+                f"Error: the database is locked: another process held it for over "
+                f"{BUSY_TIMEOUT_S:g} s; try again when it is done ({e})",
+                err=True,
+            )
+            raise typer.Exit(ExitCode.ERROR) from None
 
     return wrapper
 
@@ -120,65 +110,93 @@ def _main(
 def ingest(
     paths: Annotated[
         list[Path],
-        typer.Argument(help="Text files, or folders whose *.txt files are read in name order."),
+        typer.Argument(
+            help="Books (.txt, .md, .epub; any other file is read as text), or folders whose .txt, .md and .epub files are read in name order."
+        ),
     ],
     min_words: Annotated[
         int, typer.Option(help="Paragraphs with fewer words are stored as filtered, never sent.")
     ] = DEFAULT_MIN_WORDS,
-    encoding: Annotated[str, typer.Option(help="Encoding of the files.")] = DEFAULT_ENCODING,
+    encoding: Annotated[
+        str, typer.Option(help="Encoding of .txt and .md files.")
+    ] = DEFAULT_ENCODING,
     keep_line_breaks: Annotated[
         bool,
         typer.Option(
             "--keep-line-breaks",
-            help="Keep line breaks inside paragraphs instead of joining wrapped lines.",
+            help="Keep every line break inside paragraphs, not only verse's.",
+        ),
+    ] = False,
+    keep_boilerplate: Annotated[
+        bool,
+        typer.Option(
+            "--keep-boilerplate",
+            help="Keep Project Gutenberg's licence header and footer as paragraphs.",
+        ),
+    ] = False,
+    keep_spacing: Annotated[
+        bool,
+        typer.Option(
+            "--keep-spacing",
+            help="Keep runs of spaces inside paragraphs instead of making them one.",
         ),
     ] = False,
     db: DbOption = Path(DEFAULT_DB),
 ) -> None:
-    """Split text files into paragraphs and store the ones not seen before.
+    """Split books into paragraphs and sections, and store the paragraphs not seen before.
 
-    Paragraphs are separated by blank lines. Ingesting a file again adds only its new paragraphs, so a file can grow between runs.
+    Paragraphs are separated by blank lines (in EPUB, by block elements); headings such as CHAPTER V. become the section of the paragraphs under them. Ingesting a file again adds only its new paragraphs, so a file can grow between runs.
     """
     if min_words < 0:
         raise WorkbenchError("--min-words must be 0 or more")
-    sources = read_sources(paths, encoding=encoding, keep_line_breaks=keep_line_breaks)
+    sources = read_sources(
+        paths,
+        encoding=encoding,
+        keep_line_breaks=keep_line_breaks,
+        keep_boilerplate=keep_boilerplate,
+        keep_spacing=keep_spacing,
+    )
     with open_db(db, create=True) as database:
         results = ingest_files(database, sources, min_words=min_words)
     for r in results:
         typer.echo(
-            f"{r.path.name}: {r.found:,} paragraphs ({r.short:,} under {min_words} words); "
-            f"added {r.added:,} ({r.added_pending:,} to paraphrase, "
+            f"{r.path.name}: {r.found:,} paragraphs ({r.short:,} under {min_words} words"
+            + (f", {r.verse:,} verse" if r.verse else "")
+            + ")"
+            + (f" in {r.sections:,} sections" if r.sections else "")
+            + (f"; {r.boilerplate:,} boilerplate paragraphs left out" if r.boilerplate else "")
+            + f"; added {r.added:,} ({r.added_pending:,} to paraphrase, "
             f"{r.added - r.added_pending:,} filtered), {r.found - r.added:,} already known"
+            + (f"; {r.respaced:,} re-spaced" if r.respaced else "")
             + (f"; {r.refiltered:,} re-sorted by --min-words" if r.refiltered else "")
-            + (f"; {r.removed:,} no longer in the file, removed" if r.removed else "")
+            + (f"; {r.removed:,} no longer paragraphs of the file, removed" if r.removed else "")
         )
 
 
 @app.command()
 @user_errors
 def run(
-    base_url: BaseUrlOption = DEFAULT_BASE_URL,
+    recipe: RecipeOption = None,
     model: ModelOption = None,
+    system_prompt: SystemPromptOption = None,
+    system_prompt_file: SystemPromptFileOption = None,
+    user_template: UserTemplateOption = None,
+    temperature: TemperatureOption = None,
+    max_tokens: MaxTokensOption = None,
+    retry_temperature: RetryTemperatureOption = None,
+    feedback: FeedbackOption = None,
+    outputs: OutputsOption = None,
+    max_attempts: MaxAttemptsOption = None,
+    banned_phrase: BannedPhraseOption = None,
+    banned_phrases_file: BannedPhrasesFileOption = None,
+    min_ratio: MinRatioOption = None,
+    max_ratio: MaxRatioOption = None,
+    similarity: SimilarityOption = None,
+    disable_rule: DisableRuleOption = None,
+    enable_rule: EnableRuleOption = None,
+    notebook_rules: NotebookRulesOption = False,
+    base_url: BaseUrlOption = DEFAULT_BASE_URL,
     api_key: ApiKeyOption = None,
-    system_prompt: Annotated[
-        str | None, typer.Option(help="System prompt. [default: the notebook's]")
-    ] = None,
-    system_prompt_file: Annotated[
-        Path | None,
-        typer.Option(help="Read the system prompt from a file.", exists=False, dir_okay=False),
-    ] = None,
-    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = DEFAULT_TEMPERATURE,
-    max_tokens: Annotated[
-        int | None,
-        typer.Option(
-            help="Cap on answer tokens; 0 sends no cap. "
-            "[default: room for the longest acceptable answer]",
-            show_default=False,
-        ),
-    ] = None,
-    max_attempts: Annotated[
-        int, typer.Option(help="Answers per paragraph before it is skipped (all runs together).")
-    ] = DEFAULT_MAX_ATTEMPTS,
     concurrency: Annotated[
         int, typer.Option(help="Requests in flight at once.")
     ] = DEFAULT_CONCURRENCY,
@@ -201,47 +219,6 @@ def run(
             help=f"Seconds before the first retry; doubles each time, up to {MAX_BACKOFF:g}."
         ),
     ] = DEFAULT_BACKOFF,
-    banned_phrase: Annotated[
-        list[str] | None,
-        typer.Option(help="Reject answers containing this text; adds to the notebook's list."),
-    ] = None,
-    banned_phrases_file: Annotated[
-        Path | None,
-        typer.Option(help="Replace the banned phrase list by this file's lines.", dir_okay=False),
-    ] = None,
-    min_ratio: Annotated[
-        float, typer.Option(help="Reject answers under int(ratio × input words) words.")
-    ] = DEFAULT_MIN_RATIO,
-    max_ratio: Annotated[
-        float, typer.Option(help="Reject answers over int(ratio × input words) words.")
-    ] = DEFAULT_MAX_RATIO,
-    similarity: Annotated[
-        float,
-        typer.Option(help="too_similar rejects answers whose words match the original this much."),
-    ] = DEFAULT_SIMILARITY,
-    disable_rule: Annotated[
-        list[str] | None,
-        typer.Option(help=f"Switch off a rule or cleaner: {', '.join([*RULES, *CLEANERS])}."),
-    ] = None,
-    notebook_rules: Annotated[
-        bool,
-        typer.Option(
-            "--notebook-rules",
-            help="Only the notebook's four rules (with truncated and empty), no cleaners.",
-        ),
-    ] = False,
-    retry_temperature: Annotated[
-        str | None,
-        typer.Option(
-            metavar="LOW:HIGH",
-            help="After a rejection, retry with a temperature drawn from this range and a new "
-            "seed, e.g. 0.7:1.0.",
-        ),
-    ] = None,
-    feedback: Annotated[
-        bool,
-        typer.Option("--feedback", help="After a rejection, tell the model why when asking again."),
-    ] = False,
     embedded: Annotated[
         bool,
         typer.Option(
@@ -259,149 +236,205 @@ def run(
     ] = False,
     db: DbOption = Path(DEFAULT_DB),
 ) -> None:
-    """Paraphrase the pending paragraphs with the LLM server, keeping only valid answers.
+    """Paraphrase the pending paragraphs of a recipe with the LLM server, keeping only valid answers.
 
-    Every attempt is committed as it finishes: stop it at any time (Ctrl-C) and run it again to go on where it stopped.
+    Without recipe or rule options it goes on with the job as stored: the current recipe, the job's rules. Every attempt is committed as it finishes: stop it at any time (Ctrl-C) and run it again to go on where it stopped.
     """
-    phrases = list(DEFAULT_BANNED_PHRASES)
-    if banned_phrases_file is not None:
-        phrases = [line for line in _read_text(banned_phrases_file).splitlines() if line.strip()]
-    phrases += banned_phrase or []
-    disabled = set(disable_rule or []) | (NOTEBOOK_ONLY if notebook_rules else set())
-    unknown = disabled - {*RULES, *CLEANERS}
-    if unknown:
-        raise WorkbenchError(
-            f"unknown rule {', '.join(sorted(unknown))}; the rules and cleaners are: "
-            f"{', '.join([*RULES, *CLEANERS])}"
-        )
-    if system_prompt is not None and system_prompt_file is not None:
-        raise WorkbenchError("give --system-prompt or --system-prompt-file, not both")
-    if system_prompt_file is not None:
-        system_prompt = _read_text(system_prompt_file).strip()
-    settings = RunSettings(
-        base_url=base_url,
-        model=model,
-        temperature=temperature,
-        max_tokens=max_tokens,
+    from workbench.judging import job_rules
+    from workbench.progress import Progress
+    from workbench.recipes import plan_recipe
+    from workbench.run import RunOptions
+    from workbench.run import run as run_job
+
+    given = recipe_settings(
+        model=model, system_prompt=system_prompt, system_prompt_file=system_prompt_file,
+        user_template=user_template, temperature=temperature, max_tokens=max_tokens,
+        retry_temperature=retry_temperature, feedback=feedback, outputs=outputs,
         max_attempts=max_attempts,
-        concurrency=concurrency,
-        limit=limit,
-        timeout=timeout,
-        retries=retries,
-        backoff=backoff,
-        rules=Rules(
-            banned_phrases=tuple(phrases),
-            min_ratio=min_ratio,
-            max_ratio=max_ratio,
-            similarity=similarity,
-            disabled=frozenset(disabled),
-        ),
-        retry_temperature=_temperature_range(retry_temperature),
-        feedback=feedback,
-        **({"system_prompt": system_prompt} if system_prompt else {}),
-    )
-    progress = _Progress(quiet)
+    )  # fmt: skip
+    changes = rule_changes(
+        banned_phrase=banned_phrase, banned_phrases_file=banned_phrases_file,
+        min_ratio=min_ratio, max_ratio=max_ratio, similarity=similarity,
+        disable_rule=disable_rule, enable_rule=enable_rule, notebook_rules=notebook_rules,
+    )  # fmt: skip
+    options = RunOptions(
+        base_url=base_url, concurrency=concurrency, limit=limit, timeout=timeout,
+        retries=retries, backoff=backoff,
+    )  # fmt: skip
+    progress = Progress(quiet)
     with open_db(db) as database:
-        # Starting a model for nothing costs seconds: say "nothing to do" first.
-        work = pending_work(database, limit=1)
-        use_embedded = (embedded or gguf is not None) and bool(work)
-        with _served(settings, use_embedded, gguf, quiet) as settings:
-            try:
-                summary = run_job(
-                    database,
-                    settings,
-                    api_key=api_key,
-                    on_start=progress.start,
-                    on_event=progress.event,
-                )
-            finally:
-                progress.stop()
+        plan = plan_recipe(database, recipe, given)
+        rules = changes.apply(job_rules(database).rules)
+        serve = _embedded(gguf, quiet) if embedded or gguf is not None else None
+        try:
+            summary = run_job(
+                database, plan, rules, options, api_key=api_key, serve=serve,
+                on_start=progress.start, on_event=progress.event,
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            typer.echo("Interrupted before the run started: nothing changed.", err=True)
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
+        finally:
+            progress.stop()
     if summary.status == "interrupted":
         typer.echo("Interrupted: finished attempts are saved; run again to resume.", err=True)
         raise typer.Exit(ExitCode.INTERRUPTED)
     if summary.status == "nothing_to_do":
-        typer.echo("Nothing to do: no pending paragraphs (see `workbench report`).")
+        progress.notes(summary.notes)
+        typer.echo(
+            f"Nothing to do: no pending paragraphs under recipe {summary.recipe.name!r} "
+            "(see `workbench report`)."
+        )
         return
     typer.echo(
-        f"Run #{summary.run_id} {summary.status} ({summary.model}): "
-        f"{summary.succeeded:,} succeeded, {summary.skipped:,} skipped of "
-        f"{summary.paragraphs:,} paragraphs; attempts: {summary.accepted:,} accepted, "
-        f"{summary.rejected:,} rejected, {summary.failed:,} failed; "
+        f"Run #{summary.run_id} {summary.status} (recipe {summary.recipe.name!r}, "
+        f"{summary.recipe.model}): {summary.succeeded:,} succeeded, {summary.skipped:,} "
+        f"skipped of {summary.paragraphs:,} paragraphs; attempts: {summary.accepted:,} "
+        f"accepted, {summary.rejected:,} rejected, {summary.failed:,} failed; "
         f"{summary.remaining:,} paragraphs still pending."
     )
 
 
-@contextmanager
-def _served(
-    settings: RunSettings, embedded: bool, gguf: Path | None, quiet: bool
-) -> Iterator[RunSettings]:
-    """The settings to run with: as given, or pointed at a llama.cpp server started for the run.
+def _embedded(gguf: Path | None, quiet: bool) -> Callable[[int], AbstractContextManager[str]]:
+    """Start the built-in llama.cpp server for the run, with a slot per request in flight.
 
-    The embedded server is reached over HTTP like any other, so the run takes the same path.
+    It is reached over HTTP like any other server, so the run takes the same path.
     """
-    if not embedded:
-        yield settings
-        return
-    from workbench.embedded import embedded_server
 
-    with embedded_server(gguf, parallel=settings.concurrency) as server:
-        if not quiet:
-            typer.echo(f"Started the embedded model at {server.base_url}", err=True)
-        yield dataclasses.replace(settings, base_url=server.base_url, model=server.model)
+    @contextmanager
+    def serve(slots: int) -> Iterator[str]:
+        from workbench.embedded import embedded_server
+
+        with embedded_server(gguf, parallel=slots) as server:
+            if not quiet:
+                typer.echo(f"Started the embedded model at {server.base_url}", err=True)
+            yield server.base_url
+
+    return serve
 
 
-class _Progress:
-    """A rich progress bar on stderr, loaded only when a run starts."""
+@app.command()
+@user_errors
+def rules(
+    banned_phrase: BannedPhraseOption = None,
+    banned_phrases_file: BannedPhrasesFileOption = None,
+    min_ratio: MinRatioOption = None,
+    max_ratio: MaxRatioOption = None,
+    similarity: SimilarityOption = None,
+    disable_rule: DisableRuleOption = None,
+    enable_rule: EnableRuleOption = None,
+    notebook_rules: NotebookRulesOption = False,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Back to the default rules (before other options).")
+    ] = False,
+    as_json: JsonOption = False,
+    db: DbOption = Path(DEFAULT_DB),
+) -> None:
+    """Show the job's rules, or change them and judge every stored answer again; nothing is sent.
 
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-        self.bar: Any = None
-        self.counts = {"accepted": 0, "rejected": 0, "failed": 0}
+    The rules are shared by every recipe. Each change is a new version; the verdicts it replaces are kept.
+    """
+    from workbench.db import close_dead_runs
+    from workbench.judging import format_rules, job_rules, settle_rules
 
-    def start(self, run_id: int, model: str, paragraphs: int) -> None:
-        if self.quiet:
-            return
-        typer.echo(f"Run #{run_id}: {paragraphs:,} paragraphs with {model}", err=True)
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    changes = rule_changes(
+        banned_phrase=banned_phrase, banned_phrases_file=banned_phrases_file,
+        min_ratio=min_ratio, max_ratio=max_ratio, similarity=similarity,
+        disable_rule=disable_rule, enable_rule=enable_rule, notebook_rules=notebook_rules,
+        reset=reset,
+    )  # fmt: skip
+    with open_db(db) as database:
+        if changes.asks_nothing:
+            version = job_rules(database)
+        else:
+            with database.atomic():
+                close_dead_runs(database)  # a live run judges with the rules it started with
+                settled = settle_rules(database, changes.apply(job_rules(database).rules))
+            for line in settled.describe() or [f"rules unchanged (v{settled.version})"]:
+                typer.echo(line, err=True)
+            version = job_rules(database)
+    if as_json:
+        typer.echo(json.dumps(version.to_json(), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(format_rules(version))
 
-        self.bar = Progress(
-            "{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-        )
-        self.task = self.bar.add_task(self._describe(), total=paragraphs)
-        self.bar.start()
 
-    def event(self, event: Any) -> None:
-        if event.completion is not None:
-            self.counts[event.outcome] += 1
-        if self.bar is not None:
-            self.bar.update(
-                self.task, advance=1 if event.paragraph_status else 0, description=self._describe()
+@app.command()
+@user_errors
+def recipes(
+    name: Annotated[
+        str | None, typer.Argument(help="Show this recipe whole.", show_default=False)
+    ] = None,
+    as_json: JsonOption = False,
+    db: DbOption = Path(DEFAULT_DB),
+) -> None:
+    """List the job's recipes (the current one marked *), or show one whole.
+
+    A recipe is one way of asking: model, prompts, sampling, budgets. `workbench run --recipe NAME` makes or works one.
+    """
+    from workbench.recipes import named_recipe
+    from workbench.report import format_recipes, recipe_summaries
+
+    with open_db(db) as database:
+        if name is not None:
+            recipe = named_recipe(database, name)
+            typer.echo(
+                json.dumps(recipe.to_json(), ensure_ascii=False, indent=2)
+                if as_json
+                else "\n  ".join([f"recipe {recipe.name!r}", *recipe.describe()])
             )
-
-    def _describe(self) -> str:
-        c = self.counts
-        return f"✓ {c['accepted']} ✗ {c['rejected']} ! {c['failed']}"
-
-    def stop(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
+            return
+        summaries = recipe_summaries(database)
+    if as_json:
+        typer.echo(json.dumps(summaries, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(format_recipes(summaries))
 
 
 @app.command()
 @user_errors
 def report(
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    recipe: Annotated[
+        str | None,
+        typer.Option(help="Report this recipe. [default: the current one]", show_default=False),
+    ] = None,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare",
+            help="Compare recipes side by side on the paragraphs they have all finished: the "
+            "recipes named as arguments, or all.",
+        ),
+    ] = False,
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Recipes to compare (with --compare).", show_default=False),
+    ] = None,
+    as_json: JsonOption = False,
     db: DbOption = Path(DEFAULT_DB),
 ) -> None:
-    """Summarise the job: paragraphs by status, rejection reasons, attempts, tokens and runs."""
+    """Summarise the job: paragraphs by status, rejection reasons, attempts, tokens and runs.
+
+    It shows one recipe (the current one unless --recipe), or compares recipes (--compare).
+    """
+    from workbench.report import compare as compare_recipes
+    from workbench.report import format_compare, format_report, report_json
+    from workbench.report import report as build_report
+
+    if names and not compare:
+        raise WorkbenchError(
+            f"recipe names as arguments go with --compare: --compare {' '.join(names)}"
+        )
     with open_db(db) as database:
-        typer.echo(report_json(database) if as_json else format_report(build_report(database)))
+        if compare:
+            data = compare_recipes(database, names or None)
+            typer.echo(
+                json.dumps(data, ensure_ascii=False, indent=2) if as_json else format_compare(data)
+            )
+        elif as_json:
+            typer.echo(report_json(database, recipe))
+        else:
+            typer.echo(format_report(build_report(database, recipe)))
 
 
 @app.command()
@@ -415,15 +448,26 @@ def export(
         str | None,
         typer.Option(help="metadata.source of every line. [default: the source file's name]"),
     ] = None,
+    recipe: Annotated[
+        str | None,
+        typer.Option(
+            help="Export this recipe's pairs, or 'all' for every recipe's. [default: the "
+            "current recipe]",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = Path(DEFAULT_DB),
 ) -> None:
-    """Write the accepted pairs as JSONL: the paraphrase is the prompt, the original the target."""
+    """Write the accepted pairs as JSONL: the paraphrase is the prompt, the original the target.
+
+    A recipe that wants several answers a paragraph (--outputs) gives a line for each.
+    """
     with open_db(db) as database:
-        count = export_pairs(database, output, author=author, source_label=source_label)
-    if output != "-":
-        typer.echo(f"Wrote {count:,} pairs to {output}")
-    else:
-        typer.echo(f"Wrote {count:,} pairs", err=True)
+        count = export_pairs(
+            database, output, author=author, source_label=source_label, recipe=recipe
+        )
+    message = f"Wrote {count:,} pairs" + (f" to {output}" if output != "-" else "")
+    typer.echo(message, err=output == "-")
 
 
 @app.command()
@@ -508,7 +552,7 @@ def models(
 @user_errors
 def doctor(
     base_url: BaseUrlOption = DEFAULT_BASE_URL,
-    model: ModelOption = None,
+    model: ServerModelOption = None,
     api_key: ApiKeyOption = None,
     db: DbOption = Path(DEFAULT_DB),
 ) -> None:
@@ -521,27 +565,6 @@ def doctor(
         typer.echo(f"{marks[check.status]} {check.name:<10} {check.message}")
     if any(check.status == "fail" for check in checks):
         raise typer.Exit(ExitCode.ERROR)
-
-
-def _temperature_range(text: str | None) -> tuple[float, float] | None:
-    if text is None:
-        return None
-    try:
-        low, high = (float(part) for part in text.split(":"))
-    except ValueError:
-        raise WorkbenchError(
-            f"--retry-temperature {text!r}: expected LOW:HIGH, e.g. 0.7:1.0"
-        ) from None
-    return low, high
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise WorkbenchError(f"{path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise WorkbenchError(f"cannot read {path}: {e}") from None
 
 
 def main() -> None:

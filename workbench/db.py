@@ -12,14 +12,21 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from workbench.errors import DatabaseError, SchemaBehind
-from workbench.migrations import MIGRATIONS, known_steps, schema_version
+from workbench.errors import DatabaseError, SchemaBehind, WorkbenchError
+from workbench.migrations import MIGRATIONS, known_steps, schema_version, sql_statements
 
 # PRAGMA application_id marks the file as ours ("WBnc"), as the SQLite docs recommend for
 # application file formats: an unrelated SQLite file is refused before anything is written.
 APPLICATION_ID = 0x57426E63
 SQLITE_HEADER = b"SQLite format 3\x00"
 DEFAULT_DB = "workbench.db"
+# How long a command waits for another process's write to finish before it gives up.
+BUSY_TIMEOUT_S = 10.0
+
+
+def is_locked(error: sqlite3.OperationalError) -> bool:
+    """Whether SQLite gave up waiting for another writer (past the busy timeout)."""
+    return "locked" in str(error) or "busy" in str(error)
 
 
 def schema_sql() -> str:
@@ -85,8 +92,7 @@ def _prepare(db: Database, path: Path) -> None:
             )
         _tune(db)
         if MIGRATIONS.pending(db):
-            MIGRATIONS.apply(db)
-            db.execute(f"PRAGMA user_version = {schema_version(db)}")
+            _migrate(db)
     elif application_id == 0 and not tables:
         _tune(db)
         _create(db)
@@ -97,6 +103,18 @@ def _prepare(db: Database, path: Path) -> None:
         )
 
 
+def _migrate(db: Database) -> None:
+    """Apply the pending steps, with foreign keys off: a step that rebuilds a table drops the
+    old one while other tables still point at it (SQLite's own procedure; each step checks
+    PRAGMA foreign_key_check before it commits)."""
+    db.execute("PRAGMA foreign_keys = OFF")
+    try:
+        MIGRATIONS.apply(db)
+    finally:
+        db.execute("PRAGMA foreign_keys = ON")
+    db.execute(f"PRAGMA user_version = {schema_version(db)}")
+
+
 def _tune(db: Database) -> None:
     # WAL lets `browse` and `report` read while `run` writes; NORMAL sync is still crash-safe
     # in WAL mode (a power cut may lose the last commits, never consistency) and makes the
@@ -104,12 +122,12 @@ def _tune(db: Database) -> None:
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")
     db.execute("PRAGMA foreign_keys = ON")
-    db.execute("PRAGMA busy_timeout = 10000")
+    db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
 
 
 def _create(db: Database) -> None:
     with db.atomic():
-        for statement in _statements(schema_sql()):
+        for statement in sql_statements(schema_sql()):
             db.execute(statement)
         MIGRATIONS.ensure_migrations_table(db)
         for name in sorted(known_steps()):  # step names sort in the order they apply
@@ -120,17 +138,6 @@ def _create(db: Database) -> None:
         # leaves either an empty file or a complete database.
         db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         db.execute(f"PRAGMA user_version = {schema_version(db)}")
-
-
-def _statements(script: str) -> list[str]:
-    """Split schema.sql into statements, to run in one transaction (executescript commits)."""
-    statements, current = [], ""
-    for line in script.splitlines(keepends=True):
-        current += line
-        if sqlite3.complete_statement(current):
-            statements.append(current.strip())
-            current = ""
-    return [s for s in statements if s]
 
 
 def process_alive(pid: int, hostname: str) -> bool:
@@ -144,6 +151,29 @@ def process_alive(pid: int, hostname: str) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def close_dead_runs(db: Database) -> None:
+    """Close runs whose process died (SIGKILL, power cut) as interrupted; refuse to race a live
+    one, whose verdicts and attempt numbers would collide with ours."""
+    for run_id, pid, hostname in db.execute(
+        "SELECT id, pid, hostname FROM runs WHERE status = 'running'"
+    ).fetchall():
+        if process_alive(pid, hostname) and pid != os.getpid():
+            raise WorkbenchError(
+                f"run #{run_id} (process {pid}) is still working on this database; "
+                "wait for it to finish or stop it first"
+            )
+        with db.atomic():
+            db.execute(
+                """
+                UPDATE runs SET status = 'interrupted',
+                    message = 'the process ended without closing the run (killed?)',
+                    ended_at = (SELECT max(finished_at) FROM attempts WHERE run_id = runs.id)
+                WHERE id = ?
+                """,
+                [run_id],
+            )
 
 
 def open_db_readonly(path: str | os.PathLike[str]) -> Database:

@@ -1,4 +1,4 @@
-"""Export: the notebook's JSONL, one line per succeeded paragraph, in source order.
+"""Export: the notebook's JSONL, one line per accepted answer of a recipe, in source order.
 
 Each line pairs the LLM's paraphrase (the prompt) with the author's original (the target):
 {"text": "<human>: Rephrase the following text in the style of AUTHOR: PARAPHRASE\n<bot>: ORIGINAL",
@@ -13,10 +13,12 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from sqlite_utils import Database
 
 from workbench.errors import WorkbenchError
+from workbench.recipes import named_recipe, stored_recipes
 
 DEFAULT_AUTHOR = "the original author"
 DEFAULT_OUTPUT = "output.jsonl"
@@ -29,13 +31,33 @@ def pair_line(paraphrase: str, original: str, *, author: str, source: str) -> st
     return json.dumps({"text": text, "metadata": {"source": source}}, ensure_ascii=False)
 
 
+ALL_RECIPES = "all"
+
+
+def pair_rows(db: Database, recipe: str | None = None) -> Iterator[dict[str, Any]]:
+    """The pairs of a recipe (the current one when None, every one with "all"), in order.
+
+    An unknown recipe raises at once, before anything is written."""
+    if recipe == ALL_RECIPES:
+        return db.query("SELECT * FROM pairs")
+    if recipe is None and not stored_recipes(db):
+        return iter(())  # no run yet: no pairs
+    return db.query("SELECT * FROM pairs WHERE recipe = ?", [named_recipe(db, recipe).name])
+
+
 def pair_lines(
-    db: Database, *, author: str = DEFAULT_AUTHOR, source_label: str | None = None
+    db: Database,
+    *,
+    author: str = DEFAULT_AUTHOR,
+    source_label: str | None = None,
+    recipe: str | None = None,
 ) -> Iterator[str]:
-    for row in db.query("SELECT source, paraphrase, original FROM pairs"):
-        yield pair_line(
+    return (
+        pair_line(
             row["paraphrase"], row["original"], author=author, source=source_label or row["source"]
         )
+        for row in pair_rows(db, recipe)
+    )
 
 
 def export(
@@ -44,13 +66,14 @@ def export(
     *,
     author: str = DEFAULT_AUTHOR,
     source_label: str | None = None,
+    recipe: str | None = None,
 ) -> int:
-    """Write the pairs to `output` ("-" for stdout) and return how many.
+    """Write the pairs of a recipe to `output` ("-" for stdout) and return how many.
 
     A file is written to a temporary name beside it and renamed into place, so a reader never
     sees half a file and a failed export leaves the previous one intact.
     """
-    lines = pair_lines(db, author=author, source_label=source_label)
+    lines = pair_lines(db, author=author, source_label=source_label, recipe=recipe)
     if str(output) == "-":
         count = 0
         for line in lines:

@@ -7,6 +7,13 @@ new one, and update schema.sql to match (tests/test_migrations.py proves the two
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+import sqlite3
+from collections import Counter
+from typing import Any
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
@@ -48,4 +55,428 @@ def m001_attempts_cleaned(db: Database) -> None:
         WHERE p.status = 'succeeded'
         ORDER BY s.id, p.position, p.id
         """
+    )
+
+
+# --- m002: recipes and rules ----------------------------------------------------------------
+# What the workbench of schema 2 knew, frozen here: later versions change the live constants.
+M002_RULE_CODES = (
+    "strip_think", "strip_quotes", "truncated", "empty", "banned_phrase", "multiple_paragraphs",
+    "too_short", "too_long", "refusal", "preamble", "commentary", "too_similar",
+)  # fmt: skip
+M002_DEFAULT_RULES: dict[str, Any] = {
+    "banned_phrases": [
+        "###", "Paraphrased Text", "Alternate Refinement", "Extended Alternate Refinement",
+        "[Note:", "### Question:",
+    ],
+    "min_ratio": 0.8,
+    "max_ratio": 2.0,
+    "similarity": 0.9,
+}  # fmt: skip
+M002_NOTEBOOK_PROMPT = (
+    "You are an expert novelist. Paraphrase the given text in your own words, refining the prose "
+    "and making it a bit richer. Don't write additional story or meaning, keep the original "
+    "meaning and form. The response should contain only one paragraph. Keep a similar length in "
+    "your output to the original, not more than 50% difference, and shouldn't be shorter than "
+    "the original text."
+)
+
+M002_TABLES = """
+CREATE TABLE recipes (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    model TEXT NOT NULL,
+    system_prompt TEXT NOT NULL,
+    user_template TEXT NOT NULL CHECK (instr(user_template, '{text}') > 0),
+    temperature REAL NOT NULL CHECK (temperature BETWEEN 0 AND 2),
+    max_tokens INTEGER CHECK (max_tokens >= 0),
+    retry_temperature TEXT,
+    feedback INTEGER NOT NULL CHECK (feedback IN (0, 1)),
+    outputs INTEGER NOT NULL CHECK (outputs >= 1),
+    max_attempts INTEGER NOT NULL CHECK (max_attempts >= 1),
+    created_at TEXT NOT NULL
+);
+CREATE TRIGGER recipes_ask_one_way BEFORE UPDATE OF
+    name, model, system_prompt, user_template, temperature, max_tokens, retry_temperature, feedback
+ON recipes
+WHEN old.name IS NOT new.name OR old.model IS NOT new.model
+    OR old.system_prompt IS NOT new.system_prompt OR old.user_template IS NOT new.user_template
+    OR old.temperature IS NOT new.temperature OR old.max_tokens IS NOT new.max_tokens
+    OR old.retry_temperature IS NOT new.retry_temperature OR old.feedback IS NOT new.feedback
+BEGIN
+    SELECT RAISE(ABORT, 'a recipe asks one way: make another recipe to ask another way');
+END;
+CREATE TABLE rules (
+    id INTEGER PRIMARY KEY,
+    settings TEXT NOT NULL CHECK (json_valid(settings)),
+    created_at TEXT NOT NULL
+);
+CREATE TRIGGER rules_are_history BEFORE UPDATE ON rules
+BEGIN
+    SELECT RAISE(ABORT, 'rules versions are history: add a version instead of changing one');
+END;
+CREATE TABLE paragraphs_new (
+    id INTEGER PRIMARY KEY,
+    source_id INTEGER NOT NULL REFERENCES sources(id),
+    position INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    occurrence INTEGER NOT NULL DEFAULT 1,
+    text TEXT NOT NULL,
+    word_count INTEGER NOT NULL,
+    filtered INTEGER NOT NULL DEFAULT 0 CHECK (filtered IN (0, 1)),
+    UNIQUE (source_id, sha256, occurrence)
+);
+CREATE TABLE runs_new (
+    id INTEGER PRIMARY KEY,
+    recipe_id INTEGER NOT NULL REFERENCES recipes(id),
+    rules_id INTEGER NOT NULL REFERENCES rules(id),
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'interrupted', 'failed')),
+    base_url TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    message TEXT,
+    pid INTEGER NOT NULL,
+    hostname TEXT NOT NULL
+);
+CREATE TABLE attempts_new (
+    id INTEGER PRIMARY KEY,
+    paragraph_id INTEGER NOT NULL REFERENCES paragraphs(id),
+    recipe_id INTEGER NOT NULL REFERENCES recipes(id),
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    attempt_number INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    latency_s REAL NOT NULL,
+    request TEXT NOT NULL,
+    http_status INTEGER,
+    response TEXT,
+    answer TEXT,
+    cleaned TEXT,
+    finish_reason TEXT,
+    prompt_tokens INTEGER,
+    completion_tokens INTEGER,
+    outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'rejected', 'failed')),
+    reason TEXT,
+    detail TEXT,
+    rules_id INTEGER REFERENCES rules(id),
+    length_ratio REAL,
+    similarity REAL,
+    UNIQUE (paragraph_id, recipe_id, attempt_number),
+    CHECK ((outcome = 'failed') = (rules_id IS NULL))
+);
+"""
+
+M002_AFTER = """
+CREATE INDEX paragraphs_in_order ON paragraphs (filtered, source_id, position);
+CREATE INDEX attempts_by_run ON attempts (run_id);
+CREATE INDEX attempts_by_verdict ON attempts (recipe_id, outcome, reason);
+CREATE INDEX attempts_by_rules ON attempts (rules_id);
+CREATE TABLE earlier_verdicts (
+    id INTEGER PRIMARY KEY,
+    attempt_id INTEGER NOT NULL REFERENCES attempts(id),
+    rules_id INTEGER NOT NULL REFERENCES rules(id),
+    outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'rejected')),
+    reason TEXT,
+    detail TEXT,
+    replaced_by INTEGER REFERENCES rules(id)
+);
+CREATE INDEX earlier_verdicts_by_attempt ON earlier_verdicts (attempt_id);
+CREATE TRIGGER attempts_keep_earlier_verdicts AFTER UPDATE OF outcome, reason, detail ON attempts
+WHEN old.outcome != 'failed' AND (old.outcome IS NOT new.outcome OR old.reason IS NOT new.reason
+    OR old.detail IS NOT new.detail)
+BEGIN
+    INSERT INTO earlier_verdicts (attempt_id, rules_id, outcome, reason, detail, replaced_by)
+    VALUES (old.id, old.rules_id, old.outcome, old.reason, old.detail, new.rules_id);
+END;
+CREATE TABLE progress (
+    paragraph_id INTEGER NOT NULL REFERENCES paragraphs(id),
+    recipe_id INTEGER NOT NULL REFERENCES recipes(id),
+    attempts INTEGER NOT NULL,
+    accepted INTEGER NOT NULL,
+    rejected INTEGER NOT NULL,
+    last_attempt_number INTEGER NOT NULL,
+    PRIMARY KEY (paragraph_id, recipe_id)
+) WITHOUT ROWID;
+CREATE INDEX progress_by_recipe ON progress (recipe_id, accepted, rejected);
+INSERT INTO progress
+SELECT paragraph_id, recipe_id, count(*), sum(outcome = 'accepted'), sum(outcome = 'rejected'),
+    max(attempt_number)
+FROM attempts GROUP BY paragraph_id, recipe_id;
+CREATE TRIGGER attempts_count_insert AFTER INSERT ON attempts
+BEGIN
+    INSERT INTO progress (
+        paragraph_id, recipe_id, attempts, accepted, rejected, last_attempt_number
+    )
+    VALUES (new.paragraph_id, new.recipe_id, 1, new.outcome = 'accepted', new.outcome = 'rejected',
+            new.attempt_number)
+    ON CONFLICT (paragraph_id, recipe_id) DO UPDATE SET
+        attempts = attempts + 1,
+        accepted = accepted + excluded.accepted,
+        rejected = rejected + excluded.rejected,
+        last_attempt_number = max(last_attempt_number, excluded.last_attempt_number);
+END;
+CREATE TRIGGER attempts_count_update
+AFTER UPDATE OF paragraph_id, recipe_id, outcome, attempt_number ON attempts
+BEGIN
+    UPDATE progress SET
+        attempts = attempts - 1,
+        accepted = accepted - (old.outcome = 'accepted'),
+        rejected = rejected - (old.outcome = 'rejected'),
+        last_attempt_number = coalesce((SELECT max(attempt_number) FROM attempts
+            WHERE paragraph_id = old.paragraph_id AND recipe_id = old.recipe_id), 0)
+    WHERE paragraph_id = old.paragraph_id AND recipe_id = old.recipe_id;
+    INSERT INTO progress (
+        paragraph_id, recipe_id, attempts, accepted, rejected, last_attempt_number
+    )
+    VALUES (new.paragraph_id, new.recipe_id, 1, new.outcome = 'accepted', new.outcome = 'rejected',
+            new.attempt_number)
+    ON CONFLICT (paragraph_id, recipe_id) DO UPDATE SET
+        attempts = attempts + 1,
+        accepted = accepted + excluded.accepted,
+        rejected = rejected + excluded.rejected,
+        last_attempt_number = max(last_attempt_number, excluded.last_attempt_number);
+    DELETE FROM progress WHERE attempts = 0
+        AND paragraph_id = old.paragraph_id AND recipe_id = old.recipe_id;
+END;
+CREATE TRIGGER attempts_count_delete AFTER DELETE ON attempts
+BEGIN
+    UPDATE progress SET
+        attempts = attempts - 1,
+        accepted = accepted - (old.outcome = 'accepted'),
+        rejected = rejected - (old.outcome = 'rejected'),
+        last_attempt_number = coalesce((SELECT max(attempt_number) FROM attempts
+            WHERE paragraph_id = old.paragraph_id AND recipe_id = old.recipe_id), 0)
+    WHERE paragraph_id = old.paragraph_id AND recipe_id = old.recipe_id;
+    DELETE FROM progress WHERE attempts = 0
+        AND paragraph_id = old.paragraph_id AND recipe_id = old.recipe_id;
+END;
+CREATE VIEW paragraph_status AS
+SELECT
+    p.id AS paragraph_id,
+    r.id AS recipe_id,
+    r.name AS recipe,
+    p.source_id AS source_id,
+    s.name AS source,
+    p.position AS position,
+    CASE
+        WHEN coalesce(g.accepted, 0) >= r.outputs THEN 'succeeded'
+        WHEN coalesce(g.accepted + g.rejected, 0) >= r.outputs * r.max_attempts THEN 'skipped'
+        ELSE 'pending'
+    END AS status,
+    coalesce(g.accepted, 0) AS accepted,
+    coalesce(g.rejected, 0) AS rejected,
+    coalesce(g.attempts - g.accepted - g.rejected, 0) AS failed,
+    (SELECT a.reason FROM attempts a
+     WHERE a.paragraph_id = p.id AND a.recipe_id = r.id AND a.outcome = 'rejected'
+     ORDER BY a.attempt_number DESC LIMIT 1) AS last_reason,
+    p.word_count AS word_count,
+    p.text AS text
+FROM paragraphs p
+JOIN sources s ON s.id = p.source_id
+CROSS JOIN recipes r
+LEFT JOIN progress g ON g.paragraph_id = p.id AND g.recipe_id = r.id
+WHERE p.filtered = 0;
+CREATE VIEW pairs AS
+SELECT
+    p.id AS paragraph_id,
+    s.name AS source,
+    p.position AS position,
+    r.name AS recipe,
+    a.cleaned AS paraphrase,
+    p.text AS original,
+    a.id AS attempt_id,
+    a.run_id AS run_id,
+    a.recipe_id AS recipe_id,
+    a.attempt_number AS attempt_number
+FROM (
+    SELECT *, row_number() OVER (
+        PARTITION BY paragraph_id, recipe_id ORDER BY attempt_number
+    ) AS nth
+    FROM attempts WHERE outcome = 'accepted'
+) a
+JOIN paragraphs p ON p.id = a.paragraph_id
+JOIN sources s ON s.id = p.source_id
+JOIN recipes r ON r.id = a.recipe_id
+WHERE a.nth <= r.outputs
+ORDER BY s.id, p.position, p.id, r.id, a.attempt_number;
+"""
+
+
+def _m002_recipe(model: str, settings: dict[str, Any]) -> tuple[Any, ...]:
+    """What a run of schema 2 asked, as the columns of its recipe (model .. feedback)."""
+    retry = settings.get("retry_temperature")
+    return (
+        model,
+        settings.get("system_prompt") or M002_NOTEBOOK_PROMPT,
+        "{text}",  # schema 2 sent the paragraph alone
+        float(settings.get("temperature", 0.9)),
+        settings.get("max_tokens"),
+        f"{retry[0]:g}:{retry[1]:g}" if retry else None,
+        int(bool(settings.get("feedback", False))),
+    )
+
+
+def _m002_rules(settings: dict[str, Any]) -> str:
+    """The rules a run of schema 2 judged with, in the stored form of Rules.to_json()."""
+    rules = {**M002_DEFAULT_RULES, **(settings.get("rules") or {})}
+    disabled = set(rules.get("disabled") or [])
+    return json.dumps(
+        {
+            # `duplicate` arrives with this step; it only matters with --outputs, new too.
+            "enabled": [code for code in M002_RULE_CODES if code not in disabled] + ["duplicate"],
+            "banned_phrases": list(rules["banned_phrases"]),
+            "min_ratio": rules["min_ratio"],
+            "max_ratio": rules["max_ratio"],
+            "similarity": rules["similarity"],
+        },
+        ensure_ascii=False,
+    )
+
+
+def sql_statements(script: str) -> list[str]:
+    """Split a SQL script into statements, to run in one transaction (executescript commits)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return [s for s in statements if s]
+
+
+@MIGRATIONS()
+def m002_recipes_and_rules(db: Database) -> None:
+    """Make the job remember how it asks and how it judges.
+
+    Each distinct way of asking among the stored runs (their settings JSON) becomes a recipe,
+    named `default`, `default-2`, … in the order they were first used, with the budget of its
+    latest run; each attempt belongs to the recipe of its run. The rules each run judged with
+    become versions, one per change, so the last run's rules are the job's rules and every
+    verdict names the version that gave it. A paragraph's status is no longer stored: it is
+    derived per recipe from the verdicts (`progress`, `paragraph_status`), so what a paragraph
+    earned under the recipe it was worked with carries over. Nothing is deleted: the runs keep
+    their settings JSON as it was.
+    """
+    for statement in sql_statements(M002_TABLES):
+        db.execute(statement)
+    recipes: dict[tuple[Any, ...], int] = {}
+    last_rules, rules_id = None, 0
+    run_rows = []
+    for run in db.execute(
+        "SELECT id, started_at, ended_at, status, base_url, model, settings, message, pid, "
+        "hostname FROM runs ORDER BY id"
+    ).fetchall():
+        try:
+            settings = json.loads(run[6])
+        except ValueError:
+            settings = {}
+        settings = settings if isinstance(settings, dict) else {}
+        asking = _m002_recipe(run[5], settings)
+        if asking not in recipes:
+            name = "default" if not recipes else f"default-{len(recipes) + 1}"
+            recipes[asking] = db.execute(
+                "INSERT INTO recipes (name, model, system_prompt, user_template, temperature, "
+                "max_tokens, retry_temperature, feedback, outputs, max_attempts, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, 5, ?)",
+                [name, *asking, run[1]],
+            ).lastrowid
+        # A recipe's budget is what its latest run allowed.
+        db.execute(
+            "UPDATE recipes SET max_attempts = ? WHERE id = ?",
+            [max(1, int(settings.get("max_attempts", 5))), recipes[asking]],
+        )
+        rules = _m002_rules(settings)
+        if rules != last_rules:
+            rules_id = db.execute(
+                "INSERT INTO rules (settings, created_at) VALUES (?, ?)", [rules, run[1]]
+            ).lastrowid
+            last_rules = rules
+        run_rows.append([run[0], recipes[asking], rules_id, *run[1:5], *run[6:]])
+    db.conn.executemany(
+        "INSERT INTO runs_new (id, recipe_id, rules_id, started_at, ended_at, status, base_url, "
+        "settings, message, pid, hostname) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        run_rows,
+    )
+    db.execute(
+        "INSERT INTO paragraphs_new SELECT id, source_id, position, sha256, occurrence, text, "
+        "word_count, status = 'filtered' FROM paragraphs"
+    )
+    db.execute(
+        """
+        INSERT INTO attempts_new
+        SELECT a.id, a.paragraph_id, r.recipe_id, a.run_id, a.attempt_number, a.started_at,
+            a.finished_at, a.latency_s, a.request, a.http_status, a.response, a.answer, a.cleaned,
+            a.finish_reason, a.prompt_tokens, a.completion_tokens, a.outcome, a.reason, a.detail,
+            CASE WHEN a.outcome = 'failed' THEN NULL ELSE r.rules_id END, NULL, NULL
+        FROM attempts a JOIN runs_new r ON r.id = a.run_id
+        """
+    )
+    # The rebuild of SQLite's documentation ("Making Other Kinds Of Table Schema Changes"),
+    # with foreign keys off (db.py does that around every step) and checked at the end.
+    for view in ("pairs", "paragraph_progress"):
+        db.execute(f"DROP VIEW {view}")
+    for table in ("attempts", "paragraphs", "runs"):
+        db.execute(f"DROP TABLE {table}")
+        db.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
+    for statement in sql_statements(M002_AFTER):
+        db.execute(statement)
+    broken = db.execute("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise sqlite3.IntegrityError(f"m002 left broken references: {broken[:5]}")
+
+
+@MIGRATIONS()
+def m003_sections(db: Database) -> None:
+    """Headings become sections instead of paragraphs: a `sections` table, the section of each
+    paragraph, and on each source the reader it got (txt, md, epub) and how many Project
+    Gutenberg licence paragraphs were left out. Older rows get no section and format 'txt' (all
+    files were read as plain text) until their file is ingested again."""
+    db.execute(
+        """
+        CREATE TABLE sections (
+            id        INTEGER PRIMARY KEY,
+            source_id INTEGER NOT NULL REFERENCES sources(id),
+            position  INTEGER NOT NULL,
+            title     TEXT NOT NULL,
+            level     INTEGER NOT NULL,
+            UNIQUE (source_id, position)
+        )
+        """
+    )
+    db.execute("ALTER TABLE paragraphs ADD COLUMN section_id INTEGER REFERENCES sections(id)")
+    db.execute("CREATE INDEX paragraphs_by_section ON paragraphs (section_id)")
+    db.execute(
+        "ALTER TABLE sources ADD COLUMN format TEXT NOT NULL DEFAULT 'txt' "
+        "CHECK (format IN ('txt', 'md', 'epub'))"
+    )
+    db.execute("ALTER TABLE sources ADD COLUMN boilerplate INTEGER NOT NULL DEFAULT 0")
+
+
+# Frozen copy of the spacing rule of m004 (the reader's rule may change; this step may not).
+_M004_SPACES = re.compile(r"[^\S\n\u00a0]+")
+
+
+@MIGRATIONS()
+def m004_paragraph_spacing(db: Database) -> None:
+    """Runs of spaces inside stored paragraphs become one space, as ingest now makes them, and a
+    paragraph's identity hash is taken over its words alone (spacing and line breaks aside).
+    Re-ingesting the file a database was made from then adds and removes nothing, and the same
+    rows keep their ids, statuses and attempts. Word counts cannot change (text.split())."""
+    updates = []
+    for (source_id,) in db.execute("SELECT id FROM sources").fetchall():
+        seen: Counter[str] = Counter()
+        for paragraph_id, text in db.execute(
+            "SELECT id, text FROM paragraphs WHERE source_id = ? ORDER BY position, id",
+            [source_id],
+        ).fetchall():
+            lines = (_M004_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+            respaced = "\n".join(line for line in lines if line)
+            digest = hashlib.sha256(" ".join(respaced.split()).encode("utf-8")).hexdigest()
+            seen[digest] += 1  # two texts that differed only in spacing are now the same one
+            updates.append((respaced, digest, seen[digest], paragraph_id))
+    # Free every occurrence number first, so no update collides with the UNIQUE identity.
+    db.execute("UPDATE paragraphs SET occurrence = -id")
+    db.conn.executemany(
+        "UPDATE paragraphs SET text = ?, sha256 = ?, occurrence = ? WHERE id = ?", updates
     )

@@ -3,8 +3,9 @@
 - Transport: a request that got no usable answer (connection error, timeout, HTTP 429 or 5xx,
   a body that is not the expected JSON) is sent again after an exponential, jittered wait, up
   to --retries times. These failures never use up a paragraph's validation attempts.
-- Validation: an answer a rule rejects is asked for again at once, until the paragraph has had
-  --max-attempts validated answers in all (across runs, so a resumed paragraph gets only the rest).
+- Validation: a paragraph is asked for again at once, until it has the accepted answers its
+  recipe wants (--outputs) or has had all the validated answers the recipe allows
+  (--max-attempts per wanted output, across runs: a resumed paragraph gets only the rest).
 
 Any other HTTP 4xx is not retried: it means the request itself is wrong (unknown model, bad key).
 """
@@ -100,15 +101,16 @@ def transport_policy(
 
 
 def validation_policy(attempts: int, *, stop: threading.Event | None = None) -> Retrying:
-    """Ask again at once while the answer is rejected, `attempts` times at most.
+    """Ask again at once until the wrapped call says the paragraph is done, `attempts` times at
+    most: it returns True when the paragraph has the answers it wants (or no attempts left).
 
-    The wrapped call returns a Rejection or None (accepted); at the end the last result is
-    returned rather than raised, because a rejected paragraph is an outcome, not an error.
+    At the end the last result is returned rather than raised: a paragraph that used up its
+    attempts is an outcome, not an error.
     """
     stop = stop or threading.Event()
     return Retrying(
         stop=stop_after_attempt(attempts) | stop_when_event_set(stop),
         wait=wait_none(),
-        retry=retry_if_result(lambda rejection: rejection is not None),
+        retry=retry_if_result(lambda done: not done),
         retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
     )

@@ -7,16 +7,24 @@ Rules reject. They run in order and the first that matches wins, as in the noteb
 rules keep their exact definitions and order. `truncated` and `empty` come first because they
 explain the rest. The rules for what small models do (refusal, preamble, commentary,
 too_similar) come after the notebook's, so an answer the notebook rejected is rejected for the
-same reason, and they catch only what it let through. Every rule and cleaner can be switched
-off by its code (Rules.disabled).
+same reason, and they catch only what it let through; `duplicate` comes last, as it only
+matters for an answer every other rule accepts. `Rules` holds their settings: the job's rules,
+stored in the database as JSON (judging.py keeps the versions).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from difflib import SequenceMatcher
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any
+
+from rapidfuzz.distance import Indel
+
+from workbench.errors import WorkbenchError
 
 # The notebook's list, matched case-sensitively as substrings.
 DEFAULT_BANNED_PHRASES: tuple[str, ...] = (
@@ -34,13 +42,82 @@ DEFAULT_SIMILARITY = 0.9  # too_similar: word-sequence similarity at which an an
 
 @dataclass(frozen=True)
 class Rules:
-    """The settings of the rules; the defaults are the notebook's plus the rules it lacked."""
+    """The settings of the rules: the job's rules, shared by every recipe.
+
+    `enabled` lists the rules and cleaners that are on. A job stores it whole, so a rule that a
+    later workbench adds stays off for a job made before it, until the job turns it on.
+    """
 
     banned_phrases: tuple[str, ...] = DEFAULT_BANNED_PHRASES
     min_ratio: float = DEFAULT_MIN_RATIO
     max_ratio: float = DEFAULT_MAX_RATIO
     similarity: float = DEFAULT_SIMILARITY
-    disabled: frozenset[str] = field(default_factory=frozenset)  # codes of rules and cleaners off
+    enabled: frozenset[str] = field(default_factory=lambda: DEFAULT_ENABLED)
+
+    def __post_init__(self) -> None:
+        unknown = self.enabled - set(CODES)
+        if unknown:
+            raise WorkbenchError(
+                f"unknown rule {', '.join(sorted(unknown))}; the rules and cleaners are: "
+                f"{', '.join(CODES)}"
+            )
+        if not 0 <= self.min_ratio <= self.max_ratio:
+            raise WorkbenchError("--min-ratio must be between 0 and --max-ratio")
+        if not 0 < self.similarity <= 1:
+            raise WorkbenchError("--similarity must be above 0 and at most 1")
+
+    def on(self, code: str) -> bool:
+        return code in self.enabled
+
+    def without(self, *codes: str) -> Rules:
+        """These rules with the given rules or cleaners off."""
+        return replace(self, enabled=self.enabled - set(codes))
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form: every setting, rules and cleaners in their order."""
+        return {
+            "enabled": [code for code in CODES if code in self.enabled],
+            "banned_phrases": list(self.banned_phrases),
+            "min_ratio": self.min_ratio,
+            "max_ratio": self.max_ratio,
+            "similarity": self.similarity,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Rules:
+        """Rules from their stored form; a setting it lacks takes today's default."""
+        defaults = cls()
+        return cls(
+            banned_phrases=tuple(data.get("banned_phrases", defaults.banned_phrases)),
+            min_ratio=float(data.get("min_ratio", defaults.min_ratio)),
+            max_ratio=float(data.get("max_ratio", defaults.max_ratio)),
+            similarity=float(data.get("similarity", defaults.similarity)),
+            enabled=frozenset(data.get("enabled", defaults.enabled)) & set(CODES),
+        )
+
+    @property
+    def hash(self) -> str:
+        """A short fingerprint of the settings: equal rules have equal hashes."""
+        text = json.dumps(self.to_json(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+    def changes_from(self, old: Rules) -> list[str]:
+        """What differs from `old`, for people: ["min_ratio 0.8 → 0.7", "commentary off"]."""
+        changes = []
+        for name in ("min_ratio", "max_ratio", "similarity"):
+            before, after = getattr(old, name), getattr(self, name)
+            if before != after:
+                changes.append(f"{name} {before:g} → {after:g}")
+        added = [p for p in self.banned_phrases if p not in old.banned_phrases]
+        removed = [p for p in old.banned_phrases if p not in self.banned_phrases]
+        if added:
+            changes.append(f"banned {', '.join(map(repr, added))}")
+        if removed:
+            changes.append(f"no longer banned {', '.join(map(repr, removed))}")
+        for code in CODES:
+            if self.on(code) != old.on(code):
+                changes.append(f"{code} {'on' if self.on(code) else 'off'}")
+        return changes
 
 
 @dataclass(frozen=True)
@@ -61,12 +138,37 @@ class Answer:
     original: str
     text: str  # the cleaned answer
     finish_reason: str | None
+    # The answers already accepted for this paragraph under the same recipe (for `duplicate`).
+    accepted: tuple[str, ...] = ()
+    # too_similar's measure, when it is already known (stored on the attempt): see `measure`.
+    known_similarity: float | None = None
     input_words: int = field(init=False)
     output_words: int = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input_words", len(self.original.split()))
         object.__setattr__(self, "output_words", len(self.text.split()))
+
+    @cached_property
+    def similarity(self) -> float:
+        if self.known_similarity is not None:
+            return self.known_similarity
+        # Rounded as stored, so a stored measure and a fresh one judge alike at the threshold.
+        return round(similarity(self.original, self.text), 4)
+
+
+@dataclass(frozen=True)
+class Measures:
+    """The numbers the rules look at, stored on each validated attempt so that judging it again
+    costs no recomputation and the audit can sort answers by how close they came to a limit."""
+
+    length_ratio: float  # answer words / original words
+    similarity: float  # word-sequence similarity to the original (too_similar's measure)
+
+
+def measure(answer: Answer) -> Measures:
+    ratio = answer.output_words / answer.input_words if answer.input_words else 0.0
+    return Measures(length_ratio=round(ratio, 4), similarity=answer.similarity)
 
 
 @dataclass(frozen=True)
@@ -200,16 +302,39 @@ _WORD = re.compile(r"[\w']+")
 
 
 def similarity(original: str, answer: str) -> float:
-    """How much of the answer is the original's word sequence, from 0 to 1 (difflib's ratio on
-    lower-cased words, punctuation ignored): a copy scores 1, a real paraphrase well under 0.7."""
+    """How much of the answer is the original's word sequence, from 0 to 1: twice the longest
+    common subsequence of their words over the words of both (difflib's ratio, computed exactly
+    by rapidfuzz, some 40 times faster), lower-cased, punctuation ignored. A copy scores 1, a
+    real paraphrase well under 0.7."""
     a, b = _WORD.findall(original.lower()), _WORD.findall(answer.lower())
-    return SequenceMatcher(None, a, b, autojunk=False).ratio() if a and b else 0.0
+    return Indel.normalized_similarity(a, b) if a and b else 0.0
 
 
 def too_similar(answer: Answer, rules: Rules) -> str | None:
-    score = similarity(answer.original, answer.text)
-    if score >= rules.similarity:
-        return f"a near copy of the original (similarity {score:.2f} ≥ {rules.similarity:g})"
+    if answer.similarity >= rules.similarity:
+        return (
+            f"a near copy of the original "
+            f"(similarity {answer.similarity:.2f} ≥ {rules.similarity:g})"
+        )
+    return None
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def duplicate(answer: Answer, rules: Rules) -> str | None:
+    """With `--outputs N`, a second answer must be another paraphrase, not the first again."""
+    mine = _normalised(answer.text)
+    for n, earlier in enumerate(answer.accepted, start=1):
+        if _normalised(earlier) == mine:
+            return f"the same text as accepted answer {n} of this paragraph"
+        score = similarity(earlier, answer.text)
+        if score >= rules.similarity:
+            return (
+                f"a near copy of accepted answer {n} of this paragraph "
+                f"(similarity {score:.2f} ≥ {rules.similarity:g})"
+            )
     return None
 
 
@@ -232,6 +357,11 @@ RULES: dict[str, Rule] = {
         Rule("preamble", preamble, "it began with a lead-in: reply with the paraphrase alone"),
         Rule("commentary", commentary, "it commented on the text: reply with the paraphrase alone"),
         Rule("too_similar", too_similar, "it copied the original: use your own words"),
+        Rule(
+            "duplicate",
+            duplicate,
+            "it repeated an answer already accepted: write a different paraphrase",
+        ),
     )
 }
 
@@ -269,32 +399,43 @@ CLEANERS: dict[str, Callable[[str, str], str]] = {
 
 def clean(original: str, text: str, rules: Rules | None = None) -> str:
     """The answer without what cleaners remove; validate this, export this."""
-    disabled = rules.disabled if rules else frozenset()
     for code, cleaner in CLEANERS.items():
-        if code not in disabled:
+        if rules is None or rules.on(code):
             text = cleaner(text, original)
     return text
 
 
-DEFAULT_RULES = Rules()  # the notebook's settings, every rule and cleaner on
-# The notebook exactly: only its four rules (plus truncated and empty, which it could not see).
-NOTEBOOK_ONLY = frozenset(
-    [
-        code
-        for code, rule in RULES.items()
-        if not rule.notebook and code not in ("truncated", "empty")
-    ]
-    + list(CLEANERS)
+# Every rule and cleaner, in the order they run: the codes --disable-rule and --enable-rule take.
+CODES: tuple[str, ...] = (*CLEANERS, *RULES)
+DEFAULT_ENABLED: frozenset[str] = frozenset(CODES)
+# The notebook exactly: its four rules (plus truncated and empty, which it could not see), and
+# no cleaners.
+NOTEBOOK_ENABLED: frozenset[str] = frozenset(
+    code for code, rule in RULES.items() if rule.notebook or code in ("truncated", "empty")
 )
+DEFAULT_RULES = Rules()  # the notebook's settings, every rule and cleaner on
 
 
 def validate(
-    original: str, text: str, finish_reason: str | None = None, rules: Rules = DEFAULT_RULES
+    original: str,
+    text: str,
+    finish_reason: str | None = None,
+    rules: Rules = DEFAULT_RULES,
+    *,
+    accepted: Sequence[str] = (),
+    known_similarity: float | None = None,
 ) -> Rejection | None:
-    """The first enabled rule the (cleaned) answer breaks, or None when it is accepted."""
-    answer = Answer(original, text, finish_reason)
+    """The first enabled rule the (cleaned) answer breaks, or None when it is accepted.
+
+    `accepted`: the answers already accepted for the same paragraph and recipe.
+    """
+    return check(Answer(original, text, finish_reason, tuple(accepted), known_similarity), rules)
+
+
+def check(answer: Answer, rules: Rules) -> Rejection | None:
+    """The first enabled rule `answer` breaks, or None."""
     for code, rule in RULES.items():
-        if code in rules.disabled:
+        if not rules.on(code):
             continue
         detail = rule(answer, rules)
         if detail is not None:

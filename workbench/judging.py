@@ -1,0 +1,330 @@
+"""Judging: the job's rules in versions, the verdict on one answer, and judging again.
+
+The rules are the job's, stored in the database and shared by every recipe, so that recipes are
+judged alike. Each change adds a version, and every stored answer is then judged again under it,
+without a request: a loosened rule turns rejected answers into accepted ones, a tightened one the
+reverse. The verdict an answer had before is kept (earlier_verdicts, by a trigger), and the
+measures stored with each answer spare the cost of measuring it twice.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+from sqlite_utils import Database
+
+from workbench.db import utc_now
+from workbench.errors import WorkbenchError
+from workbench.recipes import stored_recipes
+from workbench.validate import (
+    CLEANERS,
+    CODES,
+    NOTEBOOK_ENABLED,
+    Answer,
+    Measures,
+    Rejection,
+    Rules,
+    check,
+    clean,
+    measure,
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the rules say of one answer."""
+
+    cleaned: str  # the answer after the cleaners: what was judged, what export writes
+    measures: Measures
+    rejection: Rejection | None  # None: accepted
+
+    @property
+    def outcome(self) -> str:
+        return "accepted" if self.rejection is None else "rejected"
+
+    @property
+    def reason(self) -> str | None:
+        return self.rejection.reason if self.rejection else None
+
+    @property
+    def detail(self) -> str | None:
+        return self.rejection.detail if self.rejection else None
+
+
+def judge(
+    original: str,
+    answer: str | None,
+    finish_reason: str | None,
+    rules: Rules,
+    *,
+    accepted: Sequence[str] = (),
+    known: tuple[str | None, float | None] = (None, None),
+) -> Verdict:
+    """Clean, measure and judge one answer.
+
+    `accepted`: the answers already accepted for the paragraph under the same recipe. `known`:
+    the cleaned text and similarity stored from an earlier judgment, reused when the cleaners
+    give the same text again.
+    """
+    cleaned = clean(original, answer or "", rules)
+    known_similarity = known[1] if known[0] == cleaned else None
+    subject = Answer(original, cleaned, finish_reason, tuple(accepted), known_similarity)
+    return Verdict(cleaned, measure(subject), check(subject, rules))
+
+
+# --- the job's rules, in versions ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RulesVersion:
+    id: int | None  # None before the job's first run stores them
+    rules: Rules
+    created_at: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {"version": self.id, "created_at": self.created_at, **self.rules.to_json()}
+
+
+def job_rules(db: Database) -> RulesVersion:
+    """The rules in force: the latest version, or the defaults before any is stored."""
+    row = db.execute(
+        "SELECT id, settings, created_at FROM rules ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return RulesVersion(None, Rules())
+    return RulesVersion(row[0], Rules.from_json(json.loads(row[1])), row[2])
+
+
+def rules_versions(db: Database) -> list[RulesVersion]:
+    return [
+        RulesVersion(row[0], Rules.from_json(json.loads(row[1])), row[2])
+        for row in db.execute("SELECT id, settings, created_at FROM rules ORDER BY id")
+    ]
+
+
+@dataclass(frozen=True)
+class RuleChanges:
+    """What rule options ask of the job's rules (on `run` or `rules`); empty: keep them."""
+
+    reset: bool = False  # back to the defaults first
+    notebook: bool = False  # only the notebook's rules, no cleaners
+    enable: frozenset[str] = frozenset()
+    disable: frozenset[str] = frozenset()
+    banned_phrases: tuple[str, ...] | None = None  # replace the list
+    add_banned_phrases: tuple[str, ...] = ()
+    min_ratio: float | None = None
+    max_ratio: float | None = None
+    similarity: float | None = None
+
+    def __post_init__(self) -> None:
+        unknown = (self.enable | self.disable) - set(CODES)
+        if unknown:
+            raise WorkbenchError(
+                f"unknown rule {', '.join(sorted(unknown))}; the rules and cleaners are: "
+                f"{', '.join(CODES)}"
+            )
+        both = self.enable & self.disable
+        if both:
+            raise WorkbenchError(f"both --enable-rule and --disable-rule {', '.join(sorted(both))}")
+
+    @property
+    def asks_nothing(self) -> bool:
+        return self == RuleChanges()
+
+    def apply(self, rules: Rules) -> Rules:
+        if self.reset:
+            rules = Rules()
+        enabled = set(NOTEBOOK_ENABLED if self.notebook else rules.enabled)
+        enabled = (enabled | self.enable) - self.disable
+        phrases = list(
+            self.banned_phrases if self.banned_phrases is not None else rules.banned_phrases
+        )
+        phrases += [p for p in self.add_banned_phrases if p not in phrases]
+        numbers = {
+            name: getattr(self, name)
+            for name in ("min_ratio", "max_ratio", "similarity")
+            if getattr(self, name) is not None
+        }
+        return replace(rules, enabled=frozenset(enabled), banned_phrases=tuple(phrases), **numbers)
+
+
+def save_rules(db: Database, rules: Rules) -> int:
+    """Add a version; it is in force from now on."""
+    return int(
+        db["rules"]
+        .insert(
+            {"settings": json.dumps(rules.to_json(), ensure_ascii=False), "created_at": utc_now()}
+        )
+        .last_pk
+    )
+
+
+def format_rules(version: RulesVersion) -> str:
+    """The job's rules for people: each rule and cleaner, on or off, with its setting."""
+    rules = version.rules
+    settings = {
+        "banned_phrase": ", ".join(map(repr, rules.banned_phrases)) or "(none)",
+        "too_short": f"min_ratio {rules.min_ratio:g}",
+        "too_long": f"max_ratio {rules.max_ratio:g}",
+        "too_similar": f"similarity {rules.similarity:g}",
+    }
+    head = (
+        f"Rules v{version.id} (since {version.created_at[:19].replace('T', ' ')}), "
+        "shared by every recipe"
+        if version.id is not None and version.created_at
+        else "Rules: the defaults (the first run stores them)"
+    )
+    lines = [head]
+    for code in CODES:
+        kind = "cleaner" if code in CLEANERS else "rule"
+        state = "on " if rules.on(code) else "off"
+        lines.append(f"  {code:<20} {kind:<7} {state}  {settings.get(code, '')}".rstrip())
+    return "\n".join(lines)
+
+
+# --- judging again ---------------------------------------------------------------------------
+
+
+@dataclass
+class Rejudged:
+    """What judging the stored answers again moved."""
+
+    version: int  # the rules version they were judged under
+    answers: int = 0  # answers judged again
+    now_accepted: int = 0
+    now_rejected: int = 0
+    # (paragraph, recipe) pairs whose status moved
+    succeeded: int = 0
+    reopened: int = 0  # now pending again
+    skipped: int = 0
+    seconds: float = 0.0
+
+    def describe(self) -> str:
+        moved = [
+            f"{count:,} paragraph{'s' * (count != 1)} {what}"
+            for count, what in (
+                (self.succeeded, "succeeded"),
+                (self.reopened, "pending again"),
+                (self.skipped, "skipped"),
+            )
+            if count
+        ]
+        return (
+            f"re-judged {self.answers:,} answer{'s' * (self.answers != 1)} under rules "
+            f"v{self.version}: "
+            f"{self.now_accepted:,} now accepted, {self.now_rejected:,} now rejected"
+            + (f"; {', '.join(moved)}" if moved else "")
+        )
+
+
+@dataclass
+class RulesSettled:
+    """The rules a command works with, after storing a change and judging again."""
+
+    version: int
+    rules: Rules
+    changes: list[str] = field(default_factory=list)  # empty: the rules did not change
+    rejudged: Rejudged | None = None  # None: no stored answer needed it
+
+    def describe(self) -> list[str]:
+        lines = []
+        if self.changes:
+            lines.append(f"rules changed (v{self.version}): {'; '.join(self.changes)}")
+        if self.rejudged is not None:
+            lines.append(self.rejudged.describe())
+        return lines
+
+
+def settle_rules(db: Database, wanted: Rules) -> RulesSettled:
+    """Make `wanted` the job's rules (adding a version if they differ) and bring every stored
+    verdict up to them. Call inside the transaction that uses them."""
+    current = job_rules(db)
+    changes: list[str] = []
+    version = current.id
+    if version is None or wanted != current.rules:
+        if version is not None:
+            changes = wanted.changes_from(current.rules)
+        version = save_rules(db, wanted)
+    return RulesSettled(version, wanted, changes, rejudge(db, version, wanted))
+
+
+_STALE_SQL = """
+SELECT a.id, a.paragraph_id, a.recipe_id, a.answer, a.cleaned, a.finish_reason, a.outcome,
+    a.reason, a.detail, a.rules_id, a.length_ratio, a.similarity, p.text
+FROM attempts a JOIN paragraphs p ON p.id = a.paragraph_id
+WHERE a.outcome != 'failed' AND EXISTS (
+    SELECT 1 FROM attempts b
+    WHERE b.paragraph_id = a.paragraph_id AND b.recipe_id = a.recipe_id AND b.outcome != 'failed'
+      AND (b.rules_id != :version OR b.similarity IS NULL)
+)
+ORDER BY a.paragraph_id, a.recipe_id, a.attempt_number
+"""
+
+
+def rejudge(db: Database, version: int, rules: Rules) -> Rejudged | None:
+    """Judge again every stored answer that another rules version judged (or that was never
+    measured), with the answers of the same paragraph and recipe in order, as a run met them.
+
+    Returns None when every verdict is already this version's.
+    """
+    start = time.perf_counter()
+    recipes = {recipe.id: recipe for recipe in stored_recipes(db)}
+    rows = db.execute(_STALE_SQL, {"version": version}).fetchall()
+    if not rows:
+        return None
+    summary = Rejudged(version, answers=len(rows))
+    updates = []
+    for group in _groups(rows):
+        accepted: list[str] = []
+        before = [0, 0]  # accepted, rejected
+        after = [0, 0]
+        for (attempt_id, _, _, answer, cleaned, finish_reason, outcome, reason, detail, _,
+             length_ratio, similarity, original) in group:  # fmt: skip
+            verdict = judge(
+                original, answer, finish_reason, rules, accepted=accepted,
+                known=(cleaned, similarity),
+            )  # fmt: skip
+            before[outcome == "rejected"] += 1
+            after[verdict.outcome == "rejected"] += 1
+            if verdict.rejection is None:
+                accepted.append(verdict.cleaned)
+            if verdict.outcome != outcome:
+                summary.now_accepted += verdict.outcome == "accepted"
+                summary.now_rejected += verdict.outcome == "rejected"
+            new = (verdict.outcome, verdict.reason, verdict.detail, verdict.cleaned,
+                   verdict.measures.length_ratio, verdict.measures.similarity)  # fmt: skip
+            if new != (outcome, reason, detail, cleaned, length_ratio, similarity):
+                updates.append([*new, version, attempt_id])
+        recipe = recipes[group[0][2]]
+        was, now = recipe.status(*before), recipe.status(*after)
+        if was != now:
+            summary.succeeded += now == "succeeded"
+            summary.reopened += now == "pending"
+            summary.skipped += now == "skipped"
+    db.conn.executemany(
+        "UPDATE attempts SET outcome = ?, reason = ?, detail = ?, cleaned = ?, length_ratio = ?, "
+        "similarity = ?, rules_id = ? WHERE id = ?",
+        updates,
+    )
+    # The rest keep their verdict, now this version's.
+    db.execute(
+        "UPDATE attempts SET rules_id = ? WHERE outcome != 'failed' AND rules_id != ?",
+        [version, version],
+    )
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _groups(rows: Iterable[tuple]) -> Iterable[list[tuple]]:
+    """Consecutive rows of the same (paragraph, recipe)."""
+    group: list[tuple] = []
+    for row in rows:
+        if group and (row[1], row[2]) != (group[0][1], group[0][2]):
+            yield group
+            group = []
+        group.append(row)
+    if group:
+        yield group

@@ -1,0 +1,62 @@
+"""What a run shows on stderr while it works: its job changes, then a progress bar."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from workbench.run import AttemptEvent, RunStart
+
+
+class Progress:
+    """A rich progress bar on stderr, loaded only when a run starts."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar: Any = None
+        self.counts = {"accepted": 0, "rejected": 0, "failed": 0}
+
+    def notes(self, notes: list[str]) -> None:
+        if not self.quiet:
+            for note in notes:
+                typer.echo(note, err=True)
+
+    def start(self, start: RunStart) -> None:
+        self.notes(start.notes)
+        if self.quiet:
+            return
+        typer.echo(
+            f"Run #{start.run_id}: {start.paragraphs:,} paragraphs with recipe "
+            f"{start.recipe.name!r} ({start.recipe.model})",
+            err=True,
+        )
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
+        from rich.progress import Progress as Bar
+
+        self.bar = Bar(
+            "{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+        )
+        self.task = self.bar.add_task(self._describe(), total=start.paragraphs)
+        self.bar.start()
+
+    def event(self, event: AttemptEvent) -> None:
+        self.counts[event.outcome] += 1
+        if self.bar is not None:
+            self.bar.update(
+                self.task, advance=1 if event.paragraph_status else 0, description=self._describe()
+            )
+
+    def _describe(self) -> str:
+        c = self.counts
+        return f"✓ {c['accepted']} ✗ {c['rejected']} ! {c['failed']}"
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
