@@ -190,8 +190,9 @@ BEGIN
 END;
 
 -- Each paragraph's attempts under each recipe, counted: one row per (paragraph, recipe) that has
--- attempts. Kept by the triggers below, so it holds whoever writes `attempts`; read it rather
--- than counting attempts, whose rows carry every request and response.
+-- attempts. Kept by the triggers on attempts below, so it holds whoever writes `attempts`
+-- (workbench, sqlite-utils, Datasette, a migration); read it rather than counting attempts,
+-- whose rows carry every request and response.
 CREATE TABLE progress (
     paragraph_id        INTEGER NOT NULL REFERENCES paragraphs(id),
     recipe_id           INTEGER NOT NULL REFERENCES recipes(id),
@@ -199,44 +200,49 @@ CREATE TABLE progress (
     accepted            INTEGER NOT NULL,
     rejected            INTEGER NOT NULL,
     last_attempt_number INTEGER NOT NULL,  -- the next attempt is numbered one more
+    last_reason         TEXT,              -- the reason of the latest rejection: why a skipped paragraph is
     PRIMARY KEY (paragraph_id, recipe_id)
 ) WITHOUT ROWID;
-CREATE INDEX progress_by_recipe ON progress (recipe_id, accepted, rejected);
+CREATE INDEX progress_by_recipe ON progress (recipe_id, accepted, rejected, last_reason);
+
+-- The attempts of each recipe and run, counted by outcome and reason, with their tokens and
+-- latency: what `report` adds up, in a few rows however many attempts there are. Kept by the
+-- same triggers as `progress`.
+CREATE TABLE tallies (
+    recipe_id         INTEGER NOT NULL REFERENCES recipes(id),
+    run_id            INTEGER NOT NULL REFERENCES runs(id),
+    outcome           TEXT NOT NULL,
+    reason            TEXT NOT NULL,  -- '' when accepted
+    attempts          INTEGER NOT NULL,
+    prompt_tokens     INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    latency_s         REAL NOT NULL,  -- summed: divide by attempts for the mean
+    PRIMARY KEY (recipe_id, run_id, outcome, reason)
+) WITHOUT ROWID;
+
 CREATE TRIGGER attempts_count_insert AFTER INSERT ON attempts
 BEGIN
     INSERT INTO progress (
-        paragraph_id, recipe_id, attempts, accepted, rejected, last_attempt_number
+        paragraph_id, recipe_id, attempts, accepted, rejected, last_attempt_number, last_reason
     )
     VALUES (new.paragraph_id, new.recipe_id, 1, new.outcome = 'accepted', new.outcome = 'rejected',
-            new.attempt_number)
+            new.attempt_number, CASE WHEN new.outcome = 'rejected' THEN new.reason END)
     ON CONFLICT (paragraph_id, recipe_id) DO UPDATE SET
         attempts = attempts + 1,
         accepted = accepted + excluded.accepted,
         rejected = rejected + excluded.rejected,
+        last_reason = CASE
+            WHEN excluded.rejected AND excluded.last_attempt_number > last_attempt_number
+            THEN excluded.last_reason ELSE last_reason END,
         last_attempt_number = max(last_attempt_number, excluded.last_attempt_number);
-END;
-CREATE TRIGGER attempts_count_update
-AFTER UPDATE OF paragraph_id, recipe_id, outcome, attempt_number ON attempts
-BEGIN
-    UPDATE progress SET
-        attempts = attempts - 1,
-        accepted = accepted - (old.outcome = 'accepted'),
-        rejected = rejected - (old.outcome = 'rejected'),
-        last_attempt_number = coalesce((SELECT max(attempt_number) FROM attempts
-            WHERE paragraph_id = old.paragraph_id AND recipe_id = old.recipe_id), 0)
-    WHERE paragraph_id = old.paragraph_id AND recipe_id = old.recipe_id;
-    INSERT INTO progress (
-        paragraph_id, recipe_id, attempts, accepted, rejected, last_attempt_number
-    )
-    VALUES (new.paragraph_id, new.recipe_id, 1, new.outcome = 'accepted', new.outcome = 'rejected',
-            new.attempt_number)
-    ON CONFLICT (paragraph_id, recipe_id) DO UPDATE SET
+    INSERT INTO tallies
+    VALUES (new.recipe_id, new.run_id, new.outcome, coalesce(new.reason, ''), 1,
+            coalesce(new.prompt_tokens, 0), coalesce(new.completion_tokens, 0), new.latency_s)
+    ON CONFLICT (recipe_id, run_id, outcome, reason) DO UPDATE SET
         attempts = attempts + 1,
-        accepted = accepted + excluded.accepted,
-        rejected = rejected + excluded.rejected,
-        last_attempt_number = max(last_attempt_number, excluded.last_attempt_number);
-    DELETE FROM progress WHERE attempts = 0
-        AND paragraph_id = old.paragraph_id AND recipe_id = old.recipe_id;
+        prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+        completion_tokens = completion_tokens + excluded.completion_tokens,
+        latency_s = latency_s + excluded.latency_s;
 END;
 CREATE TRIGGER attempts_count_delete AFTER DELETE ON attempts
 BEGIN
@@ -245,16 +251,92 @@ BEGIN
         accepted = accepted - (old.outcome = 'accepted'),
         rejected = rejected - (old.outcome = 'rejected'),
         last_attempt_number = coalesce((SELECT max(attempt_number) FROM attempts
-            WHERE paragraph_id = old.paragraph_id AND recipe_id = old.recipe_id), 0)
+            WHERE paragraph_id = old.paragraph_id AND recipe_id = old.recipe_id), 0),
+        last_reason = (SELECT reason FROM attempts
+            WHERE paragraph_id = old.paragraph_id AND recipe_id = old.recipe_id
+              AND outcome = 'rejected' ORDER BY attempt_number DESC LIMIT 1)
     WHERE paragraph_id = old.paragraph_id AND recipe_id = old.recipe_id;
     DELETE FROM progress WHERE attempts = 0
         AND paragraph_id = old.paragraph_id AND recipe_id = old.recipe_id;
+    UPDATE tallies SET
+        attempts = attempts - 1,
+        prompt_tokens = prompt_tokens - coalesce(old.prompt_tokens, 0),
+        completion_tokens = completion_tokens - coalesce(old.completion_tokens, 0),
+        latency_s = latency_s - old.latency_s
+    WHERE recipe_id = old.recipe_id AND run_id = old.run_id AND outcome = old.outcome
+      AND reason = coalesce(old.reason, '');
+    DELETE FROM tallies WHERE attempts = 0 AND recipe_id = old.recipe_id AND run_id = old.run_id
+      AND outcome = old.outcome AND reason = coalesce(old.reason, '');
+END;
+-- An update counts as the old row deleted and the new one inserted; re-judging is such an update.
+CREATE TRIGGER attempts_count_update
+AFTER UPDATE OF paragraph_id, recipe_id, run_id, attempt_number, outcome, reason, latency_s,
+    prompt_tokens, completion_tokens ON attempts
+BEGIN
+    UPDATE progress SET
+        attempts = attempts - 1,
+        accepted = accepted - (old.outcome = 'accepted'),
+        rejected = rejected - (old.outcome = 'rejected')
+    WHERE paragraph_id = old.paragraph_id AND recipe_id = old.recipe_id;
+    INSERT INTO progress (
+        paragraph_id, recipe_id, attempts, accepted, rejected, last_attempt_number, last_reason
+    )
+    VALUES (new.paragraph_id, new.recipe_id, 1, new.outcome = 'accepted', new.outcome = 'rejected',
+            new.attempt_number, NULL)
+    ON CONFLICT (paragraph_id, recipe_id) DO UPDATE SET
+        attempts = attempts + 1,
+        accepted = accepted + excluded.accepted,
+        rejected = rejected + excluded.rejected;
+    UPDATE progress SET
+        last_attempt_number = coalesce((SELECT max(attempt_number) FROM attempts a
+            WHERE a.paragraph_id = progress.paragraph_id AND a.recipe_id = progress.recipe_id), 0),
+        last_reason = (SELECT reason FROM attempts a
+            WHERE a.paragraph_id = progress.paragraph_id AND a.recipe_id = progress.recipe_id
+              AND a.outcome = 'rejected' ORDER BY a.attempt_number DESC LIMIT 1)
+    WHERE (paragraph_id, recipe_id) IN (VALUES (old.paragraph_id, old.recipe_id),
+                                               (new.paragraph_id, new.recipe_id));
+    DELETE FROM progress WHERE attempts = 0
+        AND paragraph_id = old.paragraph_id AND recipe_id = old.recipe_id;
+    UPDATE tallies SET
+        attempts = attempts - 1,
+        prompt_tokens = prompt_tokens - coalesce(old.prompt_tokens, 0),
+        completion_tokens = completion_tokens - coalesce(old.completion_tokens, 0),
+        latency_s = latency_s - old.latency_s
+    WHERE recipe_id = old.recipe_id AND run_id = old.run_id AND outcome = old.outcome
+      AND reason = coalesce(old.reason, '');
+    INSERT INTO tallies
+    VALUES (new.recipe_id, new.run_id, new.outcome, coalesce(new.reason, ''), 1,
+            coalesce(new.prompt_tokens, 0), coalesce(new.completion_tokens, 0), new.latency_s)
+    ON CONFLICT (recipe_id, run_id, outcome, reason) DO UPDATE SET
+        attempts = attempts + 1,
+        prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+        completion_tokens = completion_tokens + excluded.completion_tokens,
+        latency_s = latency_s + excluded.latency_s;
+    DELETE FROM tallies WHERE attempts = 0 AND recipe_id = old.recipe_id AND run_id = old.run_id
+      AND outcome = old.outcome AND reason = coalesce(old.reason, '');
 END;
 
--- Every paragraph that is not filtered, under every recipe, with its status there: succeeded
--- (has the accepted answers the recipe wants), skipped (used up its attempts without them) or
--- pending. Derived from the counts and the recipe's budgets, so changing a budget moves
--- paragraphs at once.
+-- The status of each (paragraph, recipe) that has attempts: succeeded (has the accepted answers
+-- the recipe wants), skipped (used up its attempts without them) or pending. The one place the
+-- rule is written in SQL (recipes.Recipe.status is its twin for the running engine); derived
+-- from the counts and the recipe's budgets, so changing a budget moves paragraphs at once.
+CREATE VIEW progress_status AS
+SELECT
+    g.paragraph_id,
+    g.recipe_id,
+    CASE
+        WHEN g.accepted >= r.outputs THEN 'succeeded'
+        WHEN g.accepted + g.rejected >= r.outputs * r.max_attempts THEN 'skipped'
+        ELSE 'pending'
+    END                                  AS status,
+    g.accepted,
+    g.rejected,
+    g.attempts - g.accepted - g.rejected AS failed,
+    g.last_reason
+FROM progress g JOIN recipes r ON r.id = g.recipe_id;
+
+-- Every paragraph that is not filtered, under every recipe, with its status there (pending when
+-- it has no attempts yet).
 CREATE VIEW paragraph_status AS
 SELECT
     p.id                             AS paragraph_id,
@@ -263,18 +345,13 @@ SELECT
     p.source_id                      AS source_id,
     s.name                           AS source,
     p.position                       AS position,
-    CASE
-        WHEN coalesce(g.accepted, 0) >= r.outputs THEN 'succeeded'
-        WHEN coalesce(g.accepted + g.rejected, 0) >= r.outputs * r.max_attempts THEN 'skipped'
-        ELSE 'pending'
-    END                              AS status,
+    -- a lookup, not a join: SQLite would build the whole view to join it
+    coalesce((SELECT x.status FROM progress_status x
+              WHERE x.paragraph_id = p.id AND x.recipe_id = r.id), 'pending') AS status,
     coalesce(g.accepted, 0)          AS accepted,
     coalesce(g.rejected, 0)          AS rejected,
     coalesce(g.attempts - g.accepted - g.rejected, 0) AS failed,
-    -- the reason of the latest rejection: why a skipped paragraph was skipped
-    (SELECT a.reason FROM attempts a
-     WHERE a.paragraph_id = p.id AND a.recipe_id = r.id AND a.outcome = 'rejected'
-     ORDER BY a.attempt_number DESC LIMIT 1) AS last_reason,
+    g.last_reason                    AS last_reason,
     p.word_count                     AS word_count,
     p.text                           AS text
 FROM paragraphs p

@@ -182,9 +182,11 @@ def test_a_fresh_database_is_marked_and_complete(cli, book, db_path):
             ("table", "attempts"),
             ("table", "earlier_verdicts"),
             ("table", "progress"),
+            ("table", "tallies"),
             ("table", "_sqlite_migrations"),
             ("view", "pairs"),
             ("view", "paragraph_status"),
+            ("view", "progress_status"),
         }
     finally:
         conn.close()

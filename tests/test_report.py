@@ -237,3 +237,74 @@ def test_report_does_not_write_to_the_database(cli, book, db_path):
     assert cli("report").exit_code == 0
     gc.collect()
     assert db_path.read_bytes() == before
+
+
+# --- at scale: a bounded text form, one run, examples of one reason ------------------------------
+
+
+@pytest.fixture
+def many_skipped(cli, fake, tmp_path):
+    """25 paragraphs, every one skipped (answers far too short), over two runs."""
+    source = tmp_path / "many.txt"
+    source.write_text("\n\n".join(words(10, f"m{i}_") for i in range(25)) + "\n", encoding="utf-8")
+    assert cli("ingest", source).exit_code == 0
+    fake.responder = lambda body, call: Reply(content="short")
+    base = ["run", "--base-url", fake.base_url, "-q", "--max-attempts", "1"]
+    assert cli(*base, "--limit", "5").exit_code == 0
+    assert cli(*base).exit_code == 0
+    return source
+
+
+def test_text_report_lists_twenty_skipped_and_says_how_many_more(cli, many_skipped):
+    lines = cli("report").stdout.splitlines()
+    start = lines.index(
+        "Skipped (the first 20 of 25: all of them in `workbench report --json` or "
+        "`workbench browse`, Skipped paragraphs)"
+    )
+    listed = lines[start + 1 :]
+    assert len(listed) == 21 and listed[-1] == "  … and 5 more"
+    assert listed[0].startswith("  many.txt ¶1 too_short: 1 words, fewer than 8 (0.8 × 10)")
+    assert len(json.loads(cli("report", "--json").stdout)["skipped"]) == 25
+
+
+def test_report_of_one_run(cli, many_skipped):
+    data = json.loads(cli("report", "--run", "1", "--json").stdout)
+    assert data["run"] == 1
+    assert data["paragraphs"]["skipped"] == data["paragraphs"]["eligible"] == 5
+    assert data["attempts"] == {"total": 5, "accepted": 0, "rejected": 5, "failed": 0}
+    assert [run["id"] for run in data["runs"]] == [1]
+    assert len(data["skipped"]) == 5
+    text = cli("report", "--run", "2").stdout.splitlines()
+    assert text[0] == "Recipe      default  run #2: the paragraphs it worked"
+    assert "Attempts         20  accepted 0 · rejected 20 · failed 0" in text
+    for args, message in (
+        (["--run", "9"], "no run #9 in this job (runs are #1 to #2)"),
+        (["--run", "1", "--recipe", "other"], "no recipe 'other' in this job; it has: default"),
+    ):
+        result = cli("report", *args)
+        assert result.exit_code == 1
+        assert result.stderr == f"Error: {message}\n"
+
+
+def test_report_reason_shows_examples(cli, fake, scripted):
+    result = cli("report", "--reason", "too_short", "--show", "2")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "too_short: 3 answers under recipe 'default'; the latest 2:"
+    assert lines[2].startswith("── attempt 6 · report.txt ¶4 · answer 2 of run #1 · rejected: ")
+    assert lines[3] == f"original:  {P3}"
+    assert lines[4] == "answer:    still too short"
+    data = json.loads(cli("report", "--reason", "http_500", "--json").stdout)
+    assert data["total"] == 1
+    [failed] = data["examples"]
+    assert (failed["outcome"], failed["detail"], failed["answer"]) == (
+        "failed",
+        "model crashed",
+        None,
+    )
+    result = cli("report", "--reason", "too_funny")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: no answer under recipe 'default' was rejected or failed for 'too_funny'; "
+        "the reasons are: http_500, too_short\n"
+    )

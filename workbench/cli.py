@@ -372,8 +372,8 @@ def recipes(
 
     A recipe is one way of asking: model, prompts, sampling, budgets. `workbench run --recipe NAME` makes or works one.
     """
+    from workbench.compare import format_recipes, recipe_summaries
     from workbench.recipes import named_recipe
-    from workbench.report import format_recipes, recipe_summaries
 
     with open_db(db) as database:
         if name is not None:
@@ -398,6 +398,23 @@ def report(
         str | None,
         typer.Option(help="Report this recipe. [default: the current one]", show_default=False),
     ] = None,
+    run: Annotated[
+        int | None,
+        typer.Option(
+            "--run",
+            help="Only this run: its attempts, and the paragraphs it worked.",
+            show_default=False,
+        ),
+    ] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            help="Show examples of answers rejected (or requests failed) for this reason code, "
+            "each with its original, answer and detail.",
+            show_default=False,
+        ),
+    ] = None,
+    show: Annotated[int, typer.Option(help="How many examples --reason shows.")] = 3,
     compare: Annotated[
         bool,
         typer.Option(
@@ -415,11 +432,11 @@ def report(
 ) -> None:
     """Summarise the job: paragraphs by status, rejection reasons, attempts, tokens and runs.
 
-    It shows one recipe (the current one unless --recipe), or compares recipes (--compare).
+    It shows one recipe (the current one unless --recipe) or one run (--run), examples of one rejection reason (--reason), or compares recipes (--compare).
     """
-    from workbench.report import compare as compare_recipes
-    from workbench.report import format_compare, format_report, report_json
-    from workbench.report import report as build_report
+    from workbench.compare import compare as compare_recipes
+    from workbench.compare import format_compare
+    from workbench.report import examples, format_examples, report_json, report_text
 
     if names and not compare:
         raise WorkbenchError(
@@ -428,13 +445,18 @@ def report(
     with open_db(db) as database:
         if compare:
             data = compare_recipes(database, names or None)
-            typer.echo(
-                json.dumps(data, ensure_ascii=False, indent=2) if as_json else format_compare(data)
-            )
-        elif as_json:
-            typer.echo(report_json(database, recipe))
+            text = format_compare(data)
+        elif reason is not None:
+            data = examples(database, reason, show, recipe, run)
+            text = format_examples(data)
         else:
-            typer.echo(format_report(build_report(database, recipe)))
+            typer.echo(
+                report_json(database, recipe, run)
+                if as_json
+                else report_text(database, recipe, run)
+            )
+            return
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2) if as_json else text)
 
 
 @app.command()

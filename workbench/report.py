@@ -1,301 +1,295 @@
-"""Report: the notebook's summary and more, for one recipe, read from the database alone; and
-recipes compared on the paragraphs they have all finished."""
+"""Report: the notebook's summary and more, for one recipe (or one run), read from the database.
+
+Every number comes from the counts that triggers keep (`tallies` per recipe, run, outcome and
+reason; `progress` per paragraph and recipe), never from a scan of the attempts, whose rows
+carry every request and response: a job of a million paragraphs reports in well under a second.
+"""
 
 from __future__ import annotations
 
 import json
+import textwrap
 from typing import Any
 
 from sqlite_utils import Database
 
 from workbench.errors import WorkbenchError
-from workbench.recipes import (
-    Recipe,
-    current_recipe_name,
-    named_recipe,
-    paragraph_counts,
-    stored_recipes,
-)
+from workbench.recipes import Recipe, named_recipe, paragraph_counts, stored_recipes
 
 OUTCOMES = ("accepted", "rejected", "failed")
+SKIPPED_SHOWN = 20  # the text form lists this many skipped paragraphs, and says how many more
 
 
-def _counts(db: Database, sql: str, params: list[Any] | None = None) -> dict[str, int]:
+def counts(db: Database, sql: str, params: list[Any] | None = None) -> dict[str, int]:
     return {str(key): count for key, count in db.execute(sql, params or []).fetchall()}
 
 
-def report(db: Database, recipe_name: str | None = None) -> dict[str, Any]:
-    """Everything `workbench report` shows for one recipe (the current one by default), as one
-    JSON-ready dict; `recipes` lists every recipe of the job."""
-    recipes = stored_recipes(db)
-    recipe = named_recipe(db, recipe_name) if recipe_name or recipes else None
-    rid = recipe.id if recipe else None
-    filtered = db.execute("SELECT count(*) FROM paragraphs WHERE filtered = 1").fetchone()[0]
-    statuses = paragraph_counts(db, rid)
-    eligible = sum(statuses.values())
-    by_outcome = _counts(
-        db, "SELECT outcome, count(*) FROM attempts WHERE recipe_id IS ? GROUP BY outcome", [rid]
-    )
-    attempts = {outcome: by_outcome.get(outcome, 0) for outcome in OUTCOMES}
-    prompt_tokens, completion_tokens, mean_latency = db.execute(
-        "SELECT coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0), "
-        "avg(latency_s) FROM attempts WHERE recipe_id IS ? AND outcome != 'failed'",
-        [rid],
-    ).fetchone()
+def tally(db: Database, recipe_id: int | None, run_id: int | None = None) -> dict[str, Any]:
+    """A recipe's (or a run's) attempts by outcome and reason, tokens and mean latency."""
+    rows = db.execute(
+        "SELECT outcome, reason, attempts, prompt_tokens, completion_tokens, latency_s "
+        "FROM tallies WHERE recipe_id IS ? AND (? IS NULL OR run_id = ?)",
+        [recipe_id, run_id, run_id],
+    ).fetchall()
+    attempts = dict.fromkeys(OUTCOMES, 0)
+    reasons: dict[str, dict[str, int]] = {"rejected": {}, "failed": {}}
+    prompt = completion = validated = 0
+    latency = 0.0
+    for outcome, reason, n, prompt_tokens, completion_tokens, latency_s in rows:
+        attempts[outcome] += n
+        if outcome in reasons:
+            reasons[outcome][reason] = reasons[outcome].get(reason, 0) + n
+        if outcome != "failed":  # what a failed request costs is not the model's
+            prompt, completion = prompt + prompt_tokens, completion + completion_tokens
+            validated, latency = validated + n, latency + latency_s
+    order = lambda found: dict(sorted(found.items(), key=lambda item: (-item[1], item[0])))  # noqa: E731
     return {
-        "recipe": recipe.name if recipe else None,
-        "paragraphs": {
-            "total": filtered + eligible,
-            "eligible": eligible,
-            "filtered": filtered,
-            **statuses,
-        },
-        "skipped_reasons": _counts(
-            db,
-            "SELECT last_reason, count(*) FROM paragraph_status WHERE recipe_id IS ? "
-            "AND status = 'skipped' GROUP BY last_reason ORDER BY count(*) DESC, last_reason",
-            [rid],
-        ),
         "attempts": {"total": sum(attempts.values()), **attempts},
-        # The notebook's "total retries": answers asked for again after a rejection (every
-        # rejection but the last of each skipped paragraph).
-        "retries": max(0, attempts["rejected"] - statuses["skipped"]),
-        "rejection_reasons": _counts(
-            db,
-            "SELECT reason, count(*) FROM attempts WHERE recipe_id IS ? AND outcome = 'rejected' "
-            "GROUP BY reason ORDER BY count(*) DESC, reason",
-            [rid],
-        ),
-        "failure_reasons": _counts(
-            db,
-            "SELECT reason, count(*) FROM attempts WHERE recipe_id IS ? AND outcome = 'failed' "
-            "GROUP BY reason ORDER BY count(*) DESC, reason",
-            [rid],
-        ),
-        # How many answers finished paragraphs needed: {"1": 700, "2": 150, …}
-        "attempts_per_paragraph": _counts(
-            db,
-            "SELECT accepted + rejected, count(*) FROM paragraph_status WHERE recipe_id IS ? "
-            "AND status IN ('succeeded', 'skipped') GROUP BY 1 ORDER BY 1",
-            [rid],
-        ),
-        "tokens": {"prompt": prompt_tokens, "completion": completion_tokens},
-        "mean_latency_s": round(mean_latency, 3) if mean_latency is not None else None,
-        "sources": [
-            dict(row)
-            for row in db.query(
-                "SELECT s.id, s.name, s.path, count(p.id) AS paragraphs, "
-                "(SELECT count(*) FROM paragraph_status ps WHERE ps.source_id = s.id "
-                " AND ps.recipe_id IS :rid AND ps.status = 'succeeded') AS succeeded "
-                "FROM sources s LEFT JOIN paragraphs p ON p.source_id = s.id "
-                "GROUP BY s.id ORDER BY s.id",
-                {"rid": rid},
-            )
-        ],
-        "runs": [
-            dict(row)
-            for row in db.query(
-                "SELECT r.id, r.started_at, r.ended_at, r.status, c.model, r.base_url, "
-                "r.message, r.rules_id, count(a.id) AS attempts, "
-                "coalesce(sum(a.outcome = 'accepted'), 0) AS accepted, "
-                "coalesce(sum(a.outcome = 'rejected'), 0) AS rejected, "
-                "coalesce(sum(a.outcome = 'failed'), 0) AS failed "
-                "FROM runs r JOIN recipes c ON c.id = r.recipe_id "
-                "LEFT JOIN attempts a ON a.run_id = r.id WHERE r.recipe_id IS ? "
-                "GROUP BY r.id ORDER BY r.id",
-                [rid],
-            )
-        ],
-        "skipped": [
-            dict(row)
-            for row in db.query(
-                """
-                SELECT ps.paragraph_id, ps.source, ps.position, ps.last_reason AS reason,
-                    (SELECT a.detail FROM attempts a WHERE a.paragraph_id = ps.paragraph_id
-                     AND a.recipe_id = ps.recipe_id AND a.outcome = 'rejected'
-                     ORDER BY a.attempt_number DESC LIMIT 1) AS detail,
-                    ps.text
-                FROM paragraph_status ps
-                WHERE ps.recipe_id IS ? AND ps.status = 'skipped'
-                ORDER BY ps.source_id, ps.position
-                """,
-                [rid],
-            )
-        ],
-        "recipes": recipe_summaries(db, recipes),
+        "rejection_reasons": order(reasons["rejected"]),
+        "failure_reasons": order(reasons["failed"]),
+        "tokens": {"prompt": prompt, "completion": completion},
+        "mean_latency_s": round(latency / validated, 3) if validated else None,
     }
 
 
-def recipe_summaries(db: Database, recipes: list[Recipe] | None = None) -> list[dict[str, Any]]:
-    """One summary per recipe: what `workbench recipes` lists and `report --json` includes."""
-    current = current_recipe_name(db)
-    summaries = []
-    for recipe in stored_recipes(db) if recipes is None else recipes:
-        by_outcome = _counts(
-            db,
-            "SELECT outcome, count(*) FROM attempts WHERE recipe_id = ? GROUP BY outcome",
-            [recipe.id],
-        )
-        prompt, completion = db.execute(
-            "SELECT coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0) "
-            "FROM attempts WHERE recipe_id = ?",
-            [recipe.id],
-        ).fetchone()
-        attempts = {outcome: by_outcome.get(outcome, 0) for outcome in OUTCOMES}
-        validated = attempts["accepted"] + attempts["rejected"]
-        summaries.append(
-            {
-                "name": recipe.name,
-                "current": recipe.name == current,
-                "model": recipe.model,
-                "hash": recipe.hash,
-                "settings": recipe.to_json(),
-                "paragraphs": paragraph_counts(db, recipe.id),
-                "attempts": attempts,
-                "tokens": {"prompt": prompt, "completion": completion},
-                "accept_rate": round(attempts["accepted"] / validated, 3) if validated else None,
-                "completion_tokens_per_accepted": round(completion / attempts["accepted"], 1)
-                if attempts["accepted"]
-                else None,
-            }
-        )
-    return summaries
+def _target(db: Database, recipe_name: str | None, run_id: int | None) -> Recipe | None:
+    """The recipe a report is about: named, the run's, or the current one (None before any)."""
+    if run_id is not None:
+        row = db.execute("SELECT recipe_id FROM runs WHERE id = ?", [run_id]).fetchone()
+        if row is None:
+            last = db.execute("SELECT max(id) FROM runs").fetchone()[0]
+            raise WorkbenchError(
+                f"no run #{run_id} in this job"
+                + (f" (runs are #1 to #{last})" if last else ": `workbench run` makes one")
+            )
+        recipe = next(r for r in stored_recipes(db) if r.id == row[0])
+        if recipe_name is not None and recipe_name != recipe.name:
+            named_recipe(db, recipe_name)  # an unknown name is said as such first
+            raise WorkbenchError(
+                f"run #{run_id} worked recipe {recipe.name!r}, not {recipe_name!r}"
+            )
+        return recipe
+    if recipe_name is None and not stored_recipes(db):
+        return None
+    return named_recipe(db, recipe_name)
 
 
-def format_recipes(summaries: list[dict[str, Any]]) -> str:
-    """One line per recipe: `workbench recipes`."""
-    if not summaries:
-        return "No recipes yet: `workbench run` makes the first, `default`."
-    lines = [
-        f"  {'recipe':<14} {'model':<24} {'prompt':<32} {'succ.':>6} {'skip.':>6} "
-        f"{'pend.':>6} {'accept':>6} {'tok/acc':>8}"
-    ]
-    for s in summaries:
-        p = s["paragraphs"]
-        prompt = " ".join(s["settings"]["system_prompt"].split())
-        prompt = prompt if len(prompt) <= 32 else prompt[:31] + "…"
-        lines.append(
-            f"{'*' if s['current'] else ' '} {s['name']:<14} {s['model']!s:<24} {prompt:<32} "
-            f"{p['succeeded']:>6,} {p['skipped']:>6,} {p['pending']:>6,} "
-            f"{_rate(s['accept_rate']):>6} {_rate(s['completion_tokens_per_accepted'], False):>8}"
-        )
-    return "\n".join(lines)
+def report(
+    db: Database,
+    recipe_name: str | None = None,
+    *,
+    run_id: int | None = None,
+    skipped: int | None = None,
+) -> dict[str, Any]:
+    """Everything `workbench report` shows, as one JSON-ready dict: for one recipe (the current
+    one by default), or for the paragraphs and attempts of one run. `recipes` lists every
+    recipe of the job; `skipped` lists that many skipped paragraphs (all when None)."""
+    from workbench.compare import recipe_summaries
 
-
-def compare(db: Database, names: list[str] | None = None) -> dict[str, Any]:
-    """Recipes side by side over the paragraphs they have all finished (succeeded or skipped):
-    did the new prompt or model do better?"""
-    recipes = [named_recipe(db, name) for name in names] if names else stored_recipes(db)
-    if len(recipes) < 2:
-        raise WorkbenchError(
-            "--compare needs two recipes or more; this job has "
-            + (", ".join(r.name for r in stored_recipes(db)) or "none")
-            + " (make another with `workbench run --recipe NAME …`)"
-        )
-    ids = [recipe.id for recipe in recipes]
-    marks = ", ".join("?" * len(ids))
-    db.execute("DROP TABLE IF EXISTS temp.compared")
-    db.execute(
-        f"""
-        CREATE TEMP TABLE compared AS
-        SELECT paragraph_id FROM paragraph_status
-        WHERE recipe_id IN ({marks}) AND status != 'pending'
-        GROUP BY paragraph_id HAVING count(*) = ?
-        """,
-        [*ids, len(ids)],
+    recipe = _target(db, recipe_name, run_id)
+    rid = recipe.id if recipe else None
+    # The paragraphs reported on: all of them, or those the run worked (with their status now).
+    worked = (
+        "AND paragraph_id IN (SELECT paragraph_id FROM attempts WHERE run_id = :run)"
+        if run_id is not None
+        else ""
     )
-    common = db.execute("SELECT count(*) FROM temp.compared").fetchone()[0]
-    rows = []
-    for recipe in recipes:
-        (validated, accepted, completion, latency, failed) = db.execute(
-            """
-            SELECT coalesce(sum(a.outcome != 'failed'), 0),
-                coalesce(sum(a.outcome = 'accepted'), 0),
-                coalesce(sum(a.completion_tokens), 0),
-                avg(CASE WHEN a.outcome != 'failed' THEN a.latency_s END),
-                coalesce(sum(a.outcome = 'failed'), 0)
-            FROM attempts a JOIN temp.compared c ON c.paragraph_id = a.paragraph_id
-            WHERE a.recipe_id = ?
-            """,
-            [recipe.id],
-        ).fetchone()
-        first_try = db.execute(
-            """
-            SELECT count(*) FROM temp.compared c
-            WHERE (SELECT a.outcome FROM attempts a WHERE a.paragraph_id = c.paragraph_id
-                   AND a.recipe_id = ? AND a.outcome != 'failed'
-                   ORDER BY a.attempt_number LIMIT 1) = 'accepted'
-            """,
-            [recipe.id],
-        ).fetchone()[0]
-        succeeded = db.execute(
-            "SELECT count(*) FROM paragraph_status s JOIN temp.compared c "
-            "ON c.paragraph_id = s.paragraph_id WHERE s.recipe_id = ? AND s.status = 'succeeded'",
-            [recipe.id],
-        ).fetchone()[0]
-        rows.append(
-            {
-                "name": recipe.name,
-                "model": recipe.model,
-                "succeeded": succeeded,
-                "accept_rate": round(accepted / validated, 3) if validated else None,
-                "accepted_first_try": round(first_try / common, 3) if common else None,
-                "attempts_per_accepted": round(validated / accepted, 2) if accepted else None,
-                "completion_tokens_per_accepted": round(completion / accepted, 1)
-                if accepted
-                else None,
-                "mean_latency_s": round(latency, 3) if latency is not None else None,
-                "failed": failed,
-                "rejection_reasons": _counts(
-                    db,
-                    "SELECT a.reason, count(*) FROM attempts a JOIN temp.compared c "
-                    "ON c.paragraph_id = a.paragraph_id WHERE a.recipe_id = ? "
-                    "AND a.outcome = 'rejected' GROUP BY a.reason ORDER BY count(*) DESC, a.reason",
-                    [recipe.id],
-                ),
-            }
+    params = {"recipe": rid, "run": run_id}
+    filtered = db.execute("SELECT count(*) FROM paragraphs WHERE filtered = 1").fetchone()[0]
+    if run_id is None:
+        statuses = paragraph_counts(db, rid)
+    else:
+        statuses = dict.fromkeys(("pending", "succeeded", "skipped"), 0)
+        statuses |= counts(
+            db,
+            f"SELECT status, count(*) FROM progress_status WHERE recipe_id = :recipe {worked} "
+            "GROUP BY status",
+            params,
         )
-    db.execute("DROP TABLE temp.compared")
-    return {"paragraphs": common, "recipes": rows}
+    finished = db.execute(
+        f"""
+        SELECT status, last_reason, accepted + rejected, count(*) FROM progress_status
+        WHERE recipe_id IS :recipe AND status != 'pending' {worked}
+        GROUP BY 1, 2, 3
+        """,
+        params,
+    ).fetchall()
+    skipped_reasons: dict[str, int] = {}
+    per_paragraph: dict[str, int] = {}
+    for status, reason, answers, n in finished:
+        if status == "skipped":
+            skipped_reasons[str(reason)] = skipped_reasons.get(str(reason), 0) + n
+        per_paragraph[str(answers)] = per_paragraph.get(str(answers), 0) + n
+    numbers = tally(db, rid, run_id)
+    return {
+        "recipe": recipe.name if recipe else None,
+        "run": run_id,
+        "paragraphs": {
+            "total": (filtered if run_id is None else 0) + sum(statuses.values()),
+            "eligible": sum(statuses.values()),
+            "filtered": filtered if run_id is None else 0,
+            **statuses,
+        },
+        "skipped_reasons": dict(sorted(skipped_reasons.items(), key=lambda i: (-i[1], i[0]))),
+        "attempts": numbers["attempts"],
+        # The notebook's "total retries": answers asked for again after a rejection (every
+        # rejection but the last of each skipped paragraph).
+        "retries": max(0, numbers["attempts"]["rejected"] - statuses["skipped"]),
+        "rejection_reasons": numbers["rejection_reasons"],
+        "failure_reasons": numbers["failure_reasons"],
+        # How many answers finished paragraphs needed: {"1": 700, "2": 150, …}
+        "attempts_per_paragraph": dict(sorted(per_paragraph.items(), key=lambda i: int(i[0]))),
+        "tokens": numbers["tokens"],
+        "mean_latency_s": numbers["mean_latency_s"],
+        "sources": _sources(db, rid),
+        "runs": _runs(db, rid, run_id),
+        "skipped": skipped_paragraphs(db, rid, run_id, limit=skipped),
+        "recipes": recipe_summaries(db),
+    }
 
 
-def _rate(value: float | None, percent: bool = True) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.0%}" if percent else f"{value:g}"
-
-
-def format_compare(data: dict[str, Any]) -> str:
-    """The comparison as a table for people, a column per recipe."""
-    recipes = data["recipes"]
-    width = max(12, *(len(r["name"]) for r in recipes)) + 2
-    reasons = sorted({reason for r in recipes for reason in r["rejection_reasons"]})
-    rows: list[tuple[str, list[str]]] = [
-        ("model", [str(r["model"]) for r in recipes]),
-        ("succeeded", [f"{r['succeeded']:,}" for r in recipes]),
-        ("accept rate", [_rate(r["accept_rate"]) for r in recipes]),
-        ("accepted at first try", [_rate(r["accepted_first_try"]) for r in recipes]),
-        ("answers per accepted", [_rate(r["attempts_per_accepted"], False) for r in recipes]),
-        (
-            "completion tokens per accepted",
-            [_rate(r["completion_tokens_per_accepted"], False) for r in recipes],
-        ),
-        ("mean latency (s)", [_rate(r["mean_latency_s"], False) for r in recipes]),
-        ("rejections", [""] * len(recipes) if reasons else []),
-        *(
-            (f"  {reason}", [f"{r['rejection_reasons'].get(reason, 0):,}" for r in recipes])
-            for reason in reasons
-        ),
+def _sources(db: Database, recipe_id: int | None) -> list[dict[str, Any]]:
+    rows = [
+        dict(row)
+        for row in db.query(
+            "SELECT s.id, s.name, s.path, s.paragraph_count AS paragraphs, 0 AS succeeded "
+            "FROM sources s ORDER BY s.id"
+        )
     ]
-    label = max(len(name) for name, _ in rows) + 2
+    if len(rows) == 1:  # one book: its successes are the recipe's, no join needed
+        rows[0]["succeeded"] = paragraph_counts(db, recipe_id)["succeeded"]
+    elif rows:
+        succeeded = counts(
+            db,
+            "SELECT p.source_id, count(*) FROM progress_status g "
+            "JOIN paragraphs p ON p.id = g.paragraph_id "
+            "WHERE g.recipe_id IS ? AND g.status = 'succeeded' GROUP BY p.source_id",
+            [recipe_id],
+        )
+        for row in rows:
+            row["succeeded"] = succeeded.get(str(row["id"]), 0)
+    return rows
+
+
+def _runs(db: Database, recipe_id: int | None, run_id: int | None) -> list[dict[str, Any]]:
+    return [
+        dict(row)
+        for row in db.query(
+            """
+            SELECT r.id, r.started_at, r.ended_at, r.status, c.model, r.base_url, r.message,
+                r.rules_id,
+                (SELECT coalesce(sum(attempts), 0) FROM tallies t WHERE t.run_id = r.id)
+                    AS attempts,
+                (SELECT coalesce(sum(attempts), 0) FROM tallies t WHERE t.run_id = r.id
+                 AND t.outcome = 'accepted') AS accepted,
+                (SELECT coalesce(sum(attempts), 0) FROM tallies t WHERE t.run_id = r.id
+                 AND t.outcome = 'rejected') AS rejected,
+                (SELECT coalesce(sum(attempts), 0) FROM tallies t WHERE t.run_id = r.id
+                 AND t.outcome = 'failed') AS failed
+            FROM runs r JOIN recipes c ON c.id = r.recipe_id
+            WHERE r.recipe_id IS :recipe AND (:run IS NULL OR r.id = :run)
+            ORDER BY r.id
+            """,
+            {"recipe": recipe_id, "run": run_id},
+        )
+    ]
+
+
+def skipped_paragraphs(
+    db: Database, recipe_id: int | None, run_id: int | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The skipped paragraphs of a recipe (of those a run worked), in order, with why."""
+    worked = (
+        "AND g.paragraph_id IN (SELECT paragraph_id FROM attempts WHERE run_id = :run)"
+        if run_id is not None
+        else ""
+    )
+    return [
+        dict(row)
+        for row in db.query(
+            f"""
+            SELECT g.paragraph_id, s.name AS source, p.position, g.last_reason AS reason,
+                (SELECT a.detail FROM attempts a WHERE a.paragraph_id = g.paragraph_id
+                 AND a.recipe_id = g.recipe_id AND a.outcome = 'rejected'
+                 ORDER BY a.attempt_number DESC LIMIT 1) AS detail,
+                p.text
+            FROM progress_status g
+            JOIN paragraphs p ON p.id = g.paragraph_id
+            JOIN sources s ON s.id = p.source_id
+            WHERE g.recipe_id IS :recipe AND g.status = 'skipped' {worked}
+            ORDER BY g.paragraph_id
+            {"LIMIT :limit" if limit is not None else ""}
+            """,
+            {"recipe": recipe_id, "run": run_id, "limit": limit},
+        )
+    ]
+
+
+def examples(
+    db: Database, reason: str, show: int, recipe_name: str | None = None, run_id: int | None = None
+) -> dict[str, Any]:
+    """The latest `show` answers judged `reason` (a rule's code, or a failure's), each with
+    its original, answer and detail: what a rule really rejects."""
+    recipe = _target(db, recipe_name, run_id)
+    if show < 1:
+        raise WorkbenchError("--show must be at least 1")
+    rid = recipe.id if recipe else None
+    found = counts(
+        db,
+        "SELECT reason, sum(attempts) FROM tallies WHERE recipe_id IS ? "
+        "AND outcome != 'accepted' AND (? IS NULL OR run_id = ?) GROUP BY reason",
+        [rid, run_id, run_id],
+    )
+    if reason not in found:
+        where = f"recipe {recipe.name!r}" if recipe else "this job"
+        raise WorkbenchError(
+            f"no answer under {where} was rejected or failed for {reason!r}"
+            + (f"; the reasons are: {', '.join(sorted(found))}" if found else "")
+        )
+    rows = db.query(
+        """
+        SELECT a.id AS attempt_id, a.paragraph_id, s.name AS source, p.position, a.run_id,
+            a.attempt_number, a.outcome, a.reason, a.detail, p.text AS original,
+            coalesce(a.cleaned, a.answer) AS answer
+        FROM attempts a
+        JOIN paragraphs p ON p.id = a.paragraph_id
+        JOIN sources s ON s.id = p.source_id
+        WHERE a.recipe_id IS :recipe AND a.reason = :reason AND a.outcome != 'accepted'
+          AND (:run IS NULL OR a.run_id = :run)
+        ORDER BY a.id DESC LIMIT :show
+        """,
+        {"recipe": rid, "reason": reason, "run": run_id, "show": show},
+    )
+    return {
+        "recipe": recipe.name if recipe else None,
+        "reason": reason,
+        "total": found[reason],
+        "examples": [dict(row) for row in rows],
+    }
+
+
+def format_examples(data: dict[str, Any], width: int = 100) -> str:
+    shown = len(data["examples"])
     lines = [
-        f"Over the {data['paragraphs']:,} paragraphs every recipe compared has finished:",
-        " " * label + "".join(f"{r['name']:>{width}}" for r in recipes),
+        f"{data['reason']}: {data['total']:,} answer{'s' * (data['total'] != 1)} under recipe "
+        f"{data['recipe']!r}; the latest {shown}:"
     ]
-    for name, values in rows:
-        if values:
-            lines.append(f"{name:<{label}}" + "".join(f"{value:>{width}}" for value in values))
+    for row in data["examples"]:
+        lines += [
+            "",
+            f"── attempt {row['attempt_id']} · {row['source']} ¶{row['position']} · answer "
+            f"{row['attempt_number']} of run #{row['run_id']} · {row['outcome']}: {row['detail']}",
+            *_block("original", row["original"], width),
+            *_block("answer", row["answer"] or "(none)", width),
+        ]
     return "\n".join(lines)
+
+
+def _block(label: str, text: str, width: int) -> list[str]:
+    lines = []
+    for paragraph in text.split("\n"):
+        lines += textwrap.wrap(paragraph, width - 11) or [""]
+    return [f"{label + ':':<10} {lines[0]}", *(" " * 11 + line for line in lines[1:])]
 
 
 def format_report(data: dict[str, Any]) -> str:
@@ -304,7 +298,8 @@ def format_report(data: dict[str, Any]) -> str:
     others = [r["name"] for r in data["recipes"] if r["name"] != data["recipe"]]
     lines = [
         f"Recipe      {data['recipe'] or '(none yet: `workbench run` makes one)'}"
-        + (f"  (others: {', '.join(others)}; --recipe NAME, --compare)" if others else ""),
+        + (f"  (others: {', '.join(others)}; --recipe NAME, --compare)" if others else "")
+        + (f"  run #{data['run']}: the paragraphs it worked" if data["run"] else ""),
         f"Paragraphs  {p['total']:>7,}",
         f"  filtered  {p['filtered']:>7,}  (too short to send)",
         f"  eligible  {p['eligible']:>7,}",
@@ -318,14 +313,14 @@ def format_report(data: dict[str, Any]) -> str:
         f"{data['tokens']['completion']:,}"
         + (f" · mean latency {data['mean_latency_s']:.2f} s" if data["mean_latency_s"] else ""),
     ]
-    for title, counts in (
+    for title, found in (
         ("Rejection reasons", data["rejection_reasons"]),
         ("Failure reasons", data["failure_reasons"]),
         ("Skipped paragraphs by reason", data["skipped_reasons"]),
     ):
-        if counts:
+        if found:
             lines.append(title)
-            lines.extend(f"  {code:<22} {count:>6,}" for code, count in counts.items())
+            lines.extend(f"  {code:<22} {count:>6,}" for code, count in found.items())
     if data["attempts_per_paragraph"]:
         lines.append(
             "Answers per finished paragraph  "
@@ -339,16 +334,32 @@ def format_report(data: dict[str, Any]) -> str:
                 f"{run['model']}  {run['attempts']:,} attempts ({run['accepted']:,} accepted)"
                 + (f"  {run['message']}" if run["message"] else "")
             )
-    if data["skipped"]:
-        lines.append("Skipped")
-        for row in data["skipped"]:
+    skipped, total = data["skipped"], data["paragraphs"]["skipped"]
+    if skipped:
+        more = total - min(len(skipped), SKIPPED_SHOWN)
+        lines.append(
+            "Skipped"
+            + (
+                f" (the first {SKIPPED_SHOWN} of {total:,}: all of them in "
+                "`workbench report --json` or `workbench browse`, Skipped paragraphs)"
+                if more > 0
+                else ""
+            )
+        )
+        for row in skipped[:SKIPPED_SHOWN]:
             preview = row["text"][:60] + ("…" if len(row["text"]) > 60 else "")
             lines.append(
                 f"  {row['source']} ¶{row['position']} {row['reason']}: {row['detail']}"
                 f"  {preview!r}"
             )
+        if more > 0:
+            lines.append(f"  … and {more:,} more")
     return "\n".join(lines)
 
 
-def report_json(db: Database, recipe_name: str | None = None) -> str:
-    return json.dumps(report(db, recipe_name), ensure_ascii=False, indent=2)
+def report_json(db: Database, recipe_name: str | None = None, run_id: int | None = None) -> str:
+    return json.dumps(report(db, recipe_name, run_id=run_id), ensure_ascii=False, indent=2)
+
+
+def report_text(db: Database, recipe_name: str | None = None, run_id: int | None = None) -> str:
+    return format_report(report(db, recipe_name, run_id=run_id, skipped=SKIPPED_SHOWN))
