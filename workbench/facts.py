@@ -7,10 +7,11 @@ are left out: one, once, first, second, half, quarter ("one by one", "at first",
 
 A proper name is a capitalised word that is not at the start of a sentence or of a line of
 dialogue (after . ! ? : or an opening quote), minus titles and forms of address (Mr, Princess,
-Majesty, Mother…), common sentence openers, "I" and words in capitals; a possessive 's is
-dropped. A capitalised word at a sentence start is only taken for a name when it is used as one
-elsewhere: mid-sentence in either text, or in `known_names` (say, every name of the book, from
-`proper_names(book_text)`), because "Slowly" opening a sentence is not a name.
+Majesty, Mother…), common sentence openers, "I", words in capitals and words the same text
+also writes in lower case; a possessive 's is dropped. A capitalised word at a sentence start
+is only taken for a name when it is used as one elsewhere: mid-sentence in either text, or in
+`known_names` (say, every name of the book, from `proper_names(book_text)`), because "Slowly"
+opening a sentence is not a name.
 
 A name the answer leaves out is often fair ("Curdie" becomes "he"), so `FactsCheck` keeps the
 four differences apart and lets the caller decide which to reject.
@@ -208,8 +209,13 @@ def _is_name(word: str) -> bool:
 
 
 def proper_names(text: str) -> set[str]:
-    """Capitalised words used mid-sentence, minus titles and openers: the text's proper names."""
-    return {word for word, opens in _words(text) if not opens and _is_name(word)}
+    """Capitalised words used mid-sentence, minus titles, openers and words the text also writes
+    in lower case ("About" in a song, "Make" after a dash): the text's proper names."""
+    words = _words(text)
+    lower = {word for word, _ in words if word.islower()}
+    return {
+        word for word, opens in words if not opens and _is_name(word) and word.lower() not in lower
+    }
 
 
 # --- the check --------------------------------------------------------------------------------
