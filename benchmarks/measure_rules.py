@@ -1,6 +1,7 @@
 """How well the validation rules tell good paraphrases from bad, on answers labelled by hand.
 
     python benchmarks/measure_rules.py [--novel PATH] [--min-meaning 0.65]
+        [--embeddings-url http://127.0.0.1:1234/v1 --embeddings-model NAME]
 
 The labelled sets (tests/data/):
 - goblin-answers.jsonl: 216 real answers of SmolLM2-135M to the notebook's request on 72
@@ -23,7 +24,9 @@ It prints, in Markdown:
    false alarms on the author's own prose (each paragraph offered as the answer to the one
    before it: fluent and on topic, but another paragraph);
 3. meaning similarity (WordLlama) per label, and what each threshold rejects;
-4. the facts check per label; 5. too_similar's threshold against light rewrites and copies.
+4. the facts check per label; 5. too_similar's threshold against light rewrites and copies;
+6. with --embeddings-url and --embeddings-model, meaning similarity from that server's
+   /embeddings (the second backend) per label, next to WordLlama's.
 A rule is measured on the cleaned answer, as `run` validates it.
 """
 
@@ -44,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from workbench import meaning  # noqa: E402
+from workbench.client import Server  # noqa: E402
 from workbench.facts import FactsCheck, check_facts, proper_names  # noqa: E402
 from workbench.ingest import Paragraph, read_source  # noqa: E402
 from workbench.validate import RULES, Answer, Rules, clean, similarity  # noqa: E402
@@ -637,14 +641,68 @@ def report(novel: Path | None, min_meaning: float | None = None) -> str:
     return "\n".join(out)
 
 
+def server_scores(items: list[Item], base_url: str, model: str) -> dict[tuple[str, str], float]:
+    """Meaning similarity of every item from a server's /embeddings, asked again up to 3 times
+    when a request fails; a pair that keeps failing is left out."""
+    server = Server(base_url)
+    session = server.session()
+    scores = {}
+    for item in items:
+        for _ in range(3):
+            call = meaning.embeddings_similarity(server, session, model, item.original, item.answer)
+            if call.score is not None:
+                scores[(item.original, item.answer)] = call.score
+                break
+        else:
+            print(f"no score: {call.error}: {call.error_detail}", file=sys.stderr)
+    return scores
+
+
+def server_report(items: list[Item], ctx: Context, base_url: str, model: str) -> str:
+    scores = server_scores(items, base_url, model)
+    out = [f"**Meaning similarity from {model}'s /embeddings** ({base_url}), next to WordLlama", ""]
+    out.append("| answers | backend | n | min | p10 | median | p90 | max |")
+    out.append("|---|---|---|---|---|---|---|---|")
+    for name, members in groups(items).items():
+        pairs = [(i.original, i.answer) for i in members if (i.original, i.answer) in scores]
+        out.append(f"| {name} | {model} " + quantiles([scores[p] for p in pairs]))
+        out.append(f"| {name} | WordLlama " + quantiles([ctx.meaning[p] for p in pairs]))
+    scored = [
+        (i, scores[(i.original, i.answer)]) for i in items if (i.original, i.answer) in scores
+    ]
+    if len(scored) < len(items):
+        out += ["", f"{len(items) - len(scored)} answers got no score (see stderr)."]
+    good = [s for i, s in scored if i.good]
+    if good:
+        threshold = min(good)
+        bad = [(i, s) for i, s in scored if not i.good]
+        caught = sum(s < threshold for _, s in bad)
+        drift = [s for i, s in bad if i.label == "meaning_drift"]
+        out += [
+            "",
+            f"At the highest threshold that keeps every good answer ({threshold:.3f}), "
+            f"{model} rejects {caught} of {len(bad)} bad answers "
+            f"({sum(s < threshold for s in drift)} of {len(drift)} meaning_drift).",
+        ]
+    return "\n".join(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--novel", help=f"the novel's text [default: {DEFAULT_NOVEL}]")
     parser.add_argument(
         "--min-meaning", type=float, help="threshold of meaning_drift [default: suggested]"
     )
+    parser.add_argument("--embeddings-url", help="also score with this server's /embeddings")
+    parser.add_argument("--embeddings-model", help="the model to ask for embeddings")
     args = parser.parse_args()
-    print(report(novel_path(args.novel), args.min_meaning))
+    novel = novel_path(args.novel)
+    print(report(novel, args.min_meaning))
+    if args.embeddings_url and args.embeddings_model:
+        items = load(novel)
+        ctx = context(items, [], novel)
+        print()
+        print(server_report(items, ctx, args.embeddings_url, args.embeddings_model))
 
 
 if __name__ == "__main__":
