@@ -1,16 +1,19 @@
 """A scriptable OpenAI-compatible server on 127.0.0.1 for tests and benchmarks.
 
-It serves GET /v1/models, GET /health and POST /v1/chat/completions with the standard library
-only. Each test scripts it: queued replies (answers, delays, HTTP errors, bad bodies, dropped
-connections) are served in arrival order, then a `responder` function decides; `slots` limits
-how many requests it works at once, like LM Studio's parallel predictions.
+It serves GET /v1/models, GET /health, POST /v1/chat/completions and POST /v1/embeddings with
+the standard library only. Each test scripts it: queued replies (answers, delays, HTTP errors,
+bad bodies, dropped connections) are served in arrival order, then a `responder` function
+decides; `slots` limits how many requests it works at once, like LM Studio's parallel
+predictions. Embeddings are a hashed bag of words unless scripted (`enqueue_embeddings`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
+import zlib
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,6 +63,8 @@ class FakeServer:
         self.responder = responder
         self.models_reply = models_reply
         self.queue: deque[Reply] = deque()
+        self.embedding_queue: deque[Reply] = deque()  # scripted replies to POST /embeddings
+        self.embedding_requests: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []  # bodies of chat completions, in arrival order
         self.headers: list[dict[str, str]] = []  # their headers
         self.calls: Counter[str] = Counter()  # per user message
@@ -83,6 +88,11 @@ class FakeServer:
         """Serve these next, in order; a str is shorthand for Reply(content=…)."""
         with self._lock:
             self.queue.extend(Reply(content=r) if isinstance(r, str) else r for r in replies)
+
+    def enqueue_embeddings(self, *replies: Reply) -> None:
+        """Serve these to the next POST /embeddings, in order (Reply.body, status, drop, delay)."""
+        with self._lock:
+            self.embedding_queue.extend(replies)
 
     def start(self) -> FakeServer:
         self._thread = threading.Thread(
@@ -149,6 +159,37 @@ def completion_body(body: dict[str, Any], reply: Reply) -> str:
     return json.dumps(data)
 
 
+EMBEDDING_DIMENSIONS = 64
+
+
+def bag_of_words(text: str) -> list[float]:
+    """A deterministic embedding: word counts hashed into 64 buckets. Texts sharing words score
+    high, texts sharing none score 0, whatever the word order."""
+    vector = [0.0] * EMBEDDING_DIMENSIONS
+    for word in re.findall(r"\w+", text.lower()):
+        vector[zlib.crc32(word.encode("utf-8")) % EMBEDDING_DIMENSIONS] += 1.0
+    return vector
+
+
+def embeddings_body(body: dict[str, Any]) -> str:
+    """The OpenAI embeddings answer for `input` (a string or a list of strings)."""
+    inputs = body.get("input", [])
+    texts = [inputs] if isinstance(inputs, str) else list(inputs)
+    data = [
+        {"object": "embedding", "index": i, "embedding": bag_of_words(str(text))}
+        for i, text in enumerate(texts)
+    ]
+    tokens = sum(len(str(text).split()) for text in texts)
+    return json.dumps(
+        {
+            "object": "list",
+            "data": data,
+            "model": body.get("model", "fake-embedding"),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+    )
+
+
 def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as real servers do
@@ -188,6 +229,9 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
+            if self.path.rstrip("/") in ("/v1/embeddings", "/embeddings"):
+                self._embeddings(json.loads(raw))
+                return
             if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
                 self._send(404, json.dumps({"error": {"message": f"no route {self.path}"}}))
                 return
@@ -213,5 +257,16 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
                     server.in_flight -= 1
                 if server._slots:
                     server._slots.release()
+
+        def _embeddings(self, body: dict[str, Any]) -> None:
+            with server._lock:
+                server.embedding_requests.append(body)
+                reply = server.embedding_queue.popleft() if server.embedding_queue else Reply()
+            time.sleep(reply.delay)
+            if reply.drop:
+                self.close_connection = True
+                return
+            text = reply.body if reply.body is not None else embeddings_body(body)
+            self._send(reply.status, text, reply.headers)
 
     return Handler
