@@ -34,7 +34,7 @@ def recipe_summaries(db: Database, recipes: list[Recipe] | None = None) -> list[
                 "model": recipe.model,
                 "hash": recipe.hash,
                 "settings": recipe.to_json(),
-                "paragraphs": paragraph_counts(db, recipe.id),
+                "paragraphs": paragraph_counts(db, recipe),
                 "attempts": attempts,
                 "tokens": numbers["tokens"],
                 "accept_rate": round(attempts["accepted"] / validated, 3) if validated else None,

@@ -14,7 +14,13 @@ from typing import Any
 from sqlite_utils import Database
 
 from workbench.errors import WorkbenchError
-from workbench.recipes import Recipe, named_recipe, paragraph_counts, stored_recipes
+from workbench.recipes import (
+    Recipe,
+    named_recipe,
+    paragraph_counts,
+    stored_recipes,
+    verdict_counts,
+)
 
 OUTCOMES = ("accepted", "rejected", "failed")
 SKIPPED_SHOWN = 20  # the text form lists this many skipped paragraphs, and says how many more
@@ -89,37 +95,22 @@ def report(
     recipe = _target(db, recipe_name, run_id)
     rid = recipe.id if recipe else None
     # The paragraphs reported on: all of them, or those the run worked (with their status now).
-    worked = (
-        "AND paragraph_id IN (SELECT paragraph_id FROM attempts WHERE run_id = :run)"
-        if run_id is not None
-        else ""
-    )
-    params = {"recipe": rid, "run": run_id}
-    filtered = db.execute("SELECT count(*) FROM paragraphs WHERE filtered = 1").fetchone()[0]
-    if run_id is None:
-        statuses = paragraph_counts(db, rid)
-    else:
-        statuses = dict.fromkeys(("pending", "succeeded", "skipped"), 0)
-        statuses |= counts(
-            db,
-            f"SELECT status, count(*) FROM progress_status WHERE recipe_id = :recipe {worked} "
-            "GROUP BY status",
-            params,
+    counted = verdict_counts(db, rid, run_id)
+    statuses = paragraph_counts(db, recipe, counted=counted)
+    if run_id is not None:  # only the paragraphs the run worked
+        statuses["pending"] = (
+            sum(n for *_, n in counted) - statuses["succeeded"] - statuses["skipped"]
         )
-    finished = db.execute(
-        f"""
-        SELECT status, last_reason, accepted + rejected, count(*) FROM progress_status
-        WHERE recipe_id IS :recipe AND status != 'pending' {worked}
-        GROUP BY 1, 2, 3
-        """,
-        params,
-    ).fetchall()
+    filtered = db.execute("SELECT count(*) FROM paragraphs WHERE filtered = 1").fetchone()[0]
     skipped_reasons: dict[str, int] = {}
     per_paragraph: dict[str, int] = {}
-    for status, reason, answers, n in finished:
+    for accepted, rejected, reason, n in counted if recipe else ():
+        status = recipe.status(accepted, rejected)
         if status == "skipped":
             skipped_reasons[str(reason)] = skipped_reasons.get(str(reason), 0) + n
-        per_paragraph[str(answers)] = per_paragraph.get(str(answers), 0) + n
+        if status != "pending":
+            key = str(accepted + rejected)
+            per_paragraph[key] = per_paragraph.get(key, 0) + n
     numbers = tally(db, rid, run_id)
     return {
         "recipe": recipe.name if recipe else None,
@@ -141,14 +132,14 @@ def report(
         "attempts_per_paragraph": dict(sorted(per_paragraph.items(), key=lambda i: int(i[0]))),
         "tokens": numbers["tokens"],
         "mean_latency_s": numbers["mean_latency_s"],
-        "sources": _sources(db, rid),
+        "sources": _sources(db, rid, statuses["succeeded"]),
         "runs": _runs(db, rid, run_id),
         "skipped": skipped_paragraphs(db, rid, run_id, limit=skipped),
         "recipes": recipe_summaries(db),
     }
 
 
-def _sources(db: Database, recipe_id: int | None) -> list[dict[str, Any]]:
+def _sources(db: Database, recipe_id: int | None, succeeded: int) -> list[dict[str, Any]]:
     rows = [
         dict(row)
         for row in db.query(
@@ -157,7 +148,7 @@ def _sources(db: Database, recipe_id: int | None) -> list[dict[str, Any]]:
         )
     ]
     if len(rows) == 1:  # one book: its successes are the recipe's, no join needed
-        rows[0]["succeeded"] = paragraph_counts(db, recipe_id)["succeeded"]
+        rows[0]["succeeded"] = succeeded
     elif rows:
         succeeded = counts(
             db,

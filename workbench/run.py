@@ -39,7 +39,13 @@ from workbench.client import (
 from workbench.db import close_dead_runs, utc_now
 from workbench.errors import ServerFailing, ServerRefused, ServerUnreachable, WorkbenchError
 from workbench.judging import Verdict, judge, settle_rules
-from workbench.recipes import Recipe, RecipePlan, paragraph_counts, save_recipe
+from workbench.recipes import (
+    Recipe,
+    RecipePlan,
+    paragraph_counts,
+    save_recipe,
+    verdict_counts,
+)
 from workbench.retry import (
     DEFAULT_BACKOFF,
     DEFAULT_RETRIES,
@@ -284,10 +290,11 @@ def run(
 
 def _store_budgets(db: Database, plan: RecipePlan) -> str:
     """Store the changed budgets and say which paragraphs moved."""
-    assert plan.stored is not None and plan.stored.id is not None
-    before = paragraph_counts(db, plan.stored.id)
+    assert plan.stored is not None
+    counted = verdict_counts(db, plan.stored.id)
+    before = paragraph_counts(db, plan.stored, counted=counted)
+    after = paragraph_counts(db, plan.recipe, counted=counted)
     save_recipe(db, plan.recipe)
-    after = paragraph_counts(db, plan.stored.id)
     changes = ", ".join(f"{name} {old} → {new}" for name, (old, new) in plan.budget_changes.items())
     moved = [
         f"{status} {before[status]:,} → {after[status]:,}"
@@ -551,7 +558,7 @@ def _end_run(
             "UPDATE runs SET status = ?, ended_at = ?, message = ? WHERE id = ?",
             [status, utc_now(), message, run.id],
         )
-    summary.remaining = paragraph_counts(db, run.recipe_id)["pending"]
+    summary.remaining = paragraph_counts(db, summary.recipe)["pending"]
 
 
 def _failure_message(error: BaseException) -> str:
