@@ -162,12 +162,20 @@ CREATE TABLE attempts (
     -- answer stored before measures were: judging it again fills them in).
     length_ratio      REAL,              -- answer words / original words (too_short, too_long)
     similarity        REAL,              -- word-sequence similarity to the original, 0 to 1 (too_similar)
+    -- Added by migration m006 (hence last): the other measures, and the judge's verdict.
+    repetition        REAL,              -- share of its 4-word sequences that recur, 0 to 1 (repetition)
+    meaning           REAL,              -- meaning similarity to the original, -1 to 1 (meaning_drift)
+    judge             TEXT CHECK (judge IN ('yes', 'no')),  -- what the judge answered, when asked
     UNIQUE (paragraph_id, recipe_id, attempt_number),
     CHECK ((outcome = 'failed') = (rules_id IS NULL))
 );
 CREATE INDEX attempts_by_run ON attempts (run_id);
 CREATE INDEX attempts_by_verdict ON attempts (recipe_id, outcome, reason);
 CREATE INDEX attempts_by_rules ON attempts (rules_id);
+-- Accepted answers a rule may still have to ask a server about (the judge, an embeddings model):
+-- where a run looks for them.
+CREATE INDEX attempts_awaiting ON attempts (recipe_id, paragraph_id)
+WHERE outcome = 'accepted' AND (judge IS NULL OR meaning IS NULL);
 
 -- The verdicts an attempt had before a rules change replaced them: nothing is lost.
 CREATE TABLE earlier_verdicts (
@@ -188,6 +196,28 @@ BEGIN
     INSERT INTO earlier_verdicts (attempt_id, rules_id, outcome, reason, detail, replaced_by)
     VALUES (old.id, old.rules_id, old.outcome, old.reason, old.detail, new.rules_id);
 END;
+
+-- One row per request a rule sent about an answer: the judge's question, an embeddings model's
+-- measure of meaning. Kept like attempts, failed ones included, linked to the attempt judged.
+CREATE TABLE checks (
+    id                INTEGER PRIMARY KEY,
+    attempt_id        INTEGER NOT NULL REFERENCES attempts(id),
+    run_id            INTEGER NOT NULL REFERENCES runs(id),  -- the run that sent it
+    kind              TEXT NOT NULL CHECK (kind IN ('judge', 'embeddings')),
+    started_at        TEXT NOT NULL,
+    finished_at       TEXT NOT NULL,
+    latency_s         REAL NOT NULL,
+    request           TEXT NOT NULL,     -- the JSON body sent (the key is a header, never stored)
+    http_status       INTEGER,           -- NULL when no response came
+    response          TEXT,              -- the body exactly as received
+    result            TEXT,              -- the judge's yes or no; the embeddings' similarity
+    error             TEXT,              -- why there is no result: timeout, http_503, bad_judgment, …
+    error_detail      TEXT,
+    prompt_tokens     INTEGER,
+    completion_tokens INTEGER
+);
+CREATE INDEX checks_by_attempt ON checks (attempt_id);
+CREATE INDEX checks_by_run ON checks (run_id, kind);
 
 -- Each paragraph's attempts under each recipe, counted: one row per (paragraph, recipe) that has
 -- attempts. Kept by the triggers on attempts below, so it holds whoever writes `attempts`

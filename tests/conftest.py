@@ -61,6 +61,17 @@ def words(n: int, stem: str = "word") -> str:
     return " ".join(f"{stem}{i}" for i in range(n))
 
 
+def reworded(original: str, seed: int = 0, n: int | None = None) -> str:
+    """A stand-in paraphrase: `n` of the original's words (all by default) in a shuffled
+    order. Its meaning is the original's to a bag-of-words measure (meaning_drift accepts it),
+    while its word sequence is not (too_similar does too); each seed gives another order."""
+    chosen = original.split()[:n]
+    order = sorted(range(len(chosen)), key=lambda k: hash((seed, k, len(chosen))) % 9973)
+    if order == sorted(order):
+        order.reverse()
+    return " ".join(chosen[k] for k in order)
+
+
 @pytest.fixture
 def book(tmp_path: Path) -> Path:
     """A small source: three paragraphs to send and one too short."""

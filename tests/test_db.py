@@ -183,6 +183,7 @@ def test_a_fresh_database_is_marked_and_complete(cli, book, db_path):
             ("table", "earlier_verdicts"),
             ("table", "progress"),
             ("table", "tallies"),
+            ("table", "checks"),
             ("table", "_sqlite_migrations"),
             ("view", "pairs"),
             ("view", "paragraph_status"),

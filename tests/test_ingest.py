@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from tests.conftest import paragraph_rows, words
+from tests.conftest import paragraph_rows, reworded, words
 from tests.epubs import AES, ENCRYPTION_XML, add_file, drop_file, make_epub
 from workbench.books import split_paragraphs
 
@@ -319,7 +319,7 @@ def test_min_words_does_not_resort_paragraphs_already_sent(cli, fake, tmp_path, 
     source = write(tmp_path / "s.txt", f"{succeeded}\n\n{sent}\n\n{unsent}\n")
     ingest_ok(cli, source)
     # The first paragraph succeeds; the second gets a 400, which stops the run with it pending.
-    fake.enqueue(words(12, "answer"), Reply.error(400, "bad request"))
+    fake.enqueue(reworded(succeeded), Reply.error(400, "bad request"))
     run = cli("run", "--base-url", fake.base_url, "--concurrency", "1", "-q", "--backoff", "0")
     assert run.exit_code == 4, run.stderr
     assert [r["status"] for r in paragraphs(db_path)] == ["succeeded", "pending", "pending"]

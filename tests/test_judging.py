@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from tests.conftest import paragraph_rows, statuses, words
+from tests.conftest import paragraph_rows, reworded, statuses, words
 from tests.fakeserver import Reply
 
 ORIGINALS = [words(10, f"p{i}_") for i in range(3)]
@@ -21,6 +21,10 @@ def job(cli, tmp_path) -> Path:
     source.write_text("\n\n".join(ORIGINALS) + "\n", encoding="utf-8")
     assert cli("ingest", source).exit_code == 0
     return source
+
+
+def user(body: dict) -> str:
+    return body["messages"][-1]["content"]
 
 
 def run(cli, fake, *args: str):
@@ -45,7 +49,7 @@ def snapshot(db_path: Path) -> dict[str, bytes]:
 
 def test_a_loosened_rule_turns_stored_rejections_into_pairs(cli, fake, job, db_path):
     # Every answer has 7 words: too short for 10-word paragraphs under min_ratio 0.8.
-    fake.responder = lambda body, call: Reply(words(7, f"a{call}_"))
+    fake.responder = lambda body, call: Reply(reworded(user(body), call, 7))
     assert run(cli, fake, "--max-attempts", "2").exit_code == 0
     assert set(statuses(db_path).values()) == {"skipped"}
     assert cli("export", "-o", "-").stdout == ""
@@ -77,7 +81,7 @@ def test_a_loosened_rule_turns_stored_rejections_into_pairs(cli, fake, job, db_p
 
 
 def test_a_tightened_rule_turns_pairs_into_rejections(cli, fake, job, db_path):
-    fake.responder = lambda body, call: Reply(words(9, f"a{call}_"))
+    fake.responder = lambda body, call: Reply(reworded(user(body), call, 9))
     assert run(cli, fake).exit_code == 0
     assert set(statuses(db_path).values()) == {"succeeded"}
     result = run(cli, fake, "--min-ratio", "1", "--max-attempts", "1")
@@ -87,14 +91,14 @@ def test_a_tightened_rule_turns_pairs_into_rejections(cli, fake, job, db_path):
     assert [r["skip_reason"] for r in paragraph_rows(db_path)] == ["too_short"] * 3
     assert cli("export", "-o", "-").stdout == ""
     # With attempts left, they are pending again and worked under the new rules.
-    fake.responder = lambda body, call: Reply(words(10, f"b{call}_"))
+    fake.responder = lambda body, call: Reply(reworded(user(body), call))
     assert run(cli, fake, "--max-attempts", "2").exit_code == 0
     assert set(statuses(db_path).values()) == {"succeeded"}
     assert [v[2] for v in verdicts(db_path)] == ["rejected", "accepted"] * 3
 
 
 def test_a_plain_run_keeps_the_rules(cli, fake, job, db_path):
-    fake.responder = lambda body, call: Reply(words(7, f"a{call}_"))
+    fake.responder = lambda body, call: Reply(reworded(user(body), call, 7))
     assert run(cli, fake, "--min-ratio", "0.7", "--limit", "1").exit_code == 0
     assert run(cli, fake).exit_code == 0
     assert {v[2:] for v in verdicts(db_path)} == {("accepted", None, 1)}
@@ -184,7 +188,7 @@ def test_bad_rule_options_are_one_line(cli, fake, job, db_path, args, message):
 
 
 def test_counts_stay_true_whoever_writes(cli, fake, job, db_path):
-    fake.responder = lambda body, call: Reply(words(7, f"a{call}_"))
+    fake.responder = lambda body, call: Reply(reworded(user(body), call, 7))
     assert run(cli, fake, "--max-attempts", "1").exit_code == 0
     db = Database(db_path)
     # Another tool (sqlite-utils, Datasette) accepts an answer by hand: statuses follow.

@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from tests.conftest import paragraph_rows, statuses, words
+from tests.conftest import paragraph_rows, reworded, statuses, words
 from tests.fakeserver import FakeServer, Reply
 
 PARAGRAPHS = [words(10, f"p{i}_") for i in range(4)]
 
 
 def fresh_words(body: dict, call: int) -> Reply:
-    """An answer of other words each time: accepted, and never a duplicate of another."""
-    user = body["messages"][-1]["content"]
-    return Reply(" ".join(f"{word}x{call}" for word in user.split()[-10:]))
+    """The paragraph's words in another order each time: accepted, never a duplicate."""
+    user = body["messages"][1]["content"]  # the paragraph, even when feedback follows it
+    return Reply(reworded(" ".join(user.split()[-10:]), call))
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_a_plain_run_keeps_every_option_of_the_first(cli, fake, job, db_path):
         "Rewrite: {text}", "--temperature", "0.3", "--max-tokens", "77",
         "--retry-temperature", "0.5:0.6", "--feedback", "--max-attempts", "3",
     ]  # fmt: skip
-    fake.enqueue("no", fresh_words({"messages": [{"content": PARAGRAPHS[0]}]}, 1))
+    fake.enqueue("no", reworded(PARAGRAPHS[0], 1))
     assert run(cli, fake, *options, "--limit", "1").exit_code == 0
     first = list(fake.requests)
     fake.requests.clear()
@@ -198,9 +198,9 @@ def test_outputs_two_gives_two_different_answers_and_two_lines(cli, fake, job, d
 
 
 def test_a_repeated_answer_is_a_duplicate(cli, fake, job, db_path):
-    first = fresh_words({"messages": [{"content": PARAGRAPHS[0]}]}, 1).content
-    fake.enqueue(first, f"  {first.upper()} ", first.replace("x1", "x1 "), fresh_words(
-        {"messages": [{"content": PARAGRAPHS[0]}]}, 2))  # fmt: skip
+    first = reworded(PARAGRAPHS[0], 1)
+    near = first.rsplit(" ", 1)[0] + " p0_x"  # one word of ten changed
+    fake.enqueue(first, f"  {first.replace(' ', '   ')} ", near, reworded(PARAGRAPHS[0], 2))
     assert run(cli, fake, "--outputs", "2", "--limit", "1").exit_code == 0
     rows = (
         Database(db_path)
@@ -210,7 +210,11 @@ def test_a_repeated_answer_is_a_duplicate(cli, fake, job, db_path):
     assert rows == [
         ("accepted", None, None),
         ("rejected", "duplicate", "the same text as accepted answer 1 of this paragraph"),
-        ("rejected", "duplicate", "the same text as accepted answer 1 of this paragraph"),
+        (
+            "rejected",
+            "duplicate",
+            "a near copy of accepted answer 1 of this paragraph (similarity 0.90 ≥ 0.9)",
+        ),
         ("accepted", None, None),
     ]
 

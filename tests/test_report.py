@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlite_utils import Database
 
-from tests.conftest import words
+from tests.conftest import reworded, words
 from tests.fakeserver import Reply
 
 P1, P2, P3, P4 = words(12, "p1"), words(10, "p2"), words(10, "s"), words(11, "p4")
@@ -27,10 +27,10 @@ def scripted(cli, fake, tmp_path):
     fake.enqueue(
         # P1: a server error, retried at once (--backoff 0), then accepted
         Reply.error(500, "model crashed"),
-        Reply(content=words(12, "a"), usage=usage(100, 12)),
+        Reply(content=reworded(P1), usage=usage(100, 12)),
         # P2: too short, then accepted
         Reply(content="short answer", usage=usage(90, 2)),
-        Reply(content=words(10, "b"), usage=usage(90, 10)),
+        Reply(content=reworded(P2), usage=usage(90, 10)),
         # P3: too short twice: skipped after --max-attempts 2
         Reply(content="nope", usage=usage(95, 1)),
         Reply(content="still too short", usage=usage(95, 3)),

@@ -10,16 +10,22 @@ from sqlite_utils import Database
 from tests.conftest import words
 from workbench.validate import (
     DEFAULT_BANNED_PHRASES,
+    NOTEBOOK_ENABLED,
     RULES,
     Rejection,
     Rules,
-    validate,
 )
+from workbench.validate import validate as validate_with_all_rules
 
 TEN = words(10, "in")  # an original of 10 words: accept 8..20 answer words
 
 
-NOTEBOOK = Rules()
+# The notebook's rules alone: answers made of other words would be meaning_drift otherwise.
+NOTEBOOK = Rules(enabled=NOTEBOOK_ENABLED)
+
+
+def validate(original: str, text: str, finish_reason: str | None = None, rules: Rules = NOTEBOOK):
+    return validate_with_all_rules(original, text, finish_reason, rules)
 
 
 def reason(original: str, text: str, finish_reason: str | None = None, rules: Rules = NOTEBOOK):
@@ -42,7 +48,11 @@ def test_rules_are_tried_in_the_documented_order():
         "preamble",
         "commentary",
         "too_similar",
+        "repetition",
+        "meaning_drift",
+        "facts_changed",
         "duplicate",
+        "judge",
     ]
 
 
@@ -120,13 +130,18 @@ def test_banned_phrases_are_case_sensitive_and_exact(text):
 
 
 def test_banned_phrases_are_configurable():
-    rules = Rules(banned_phrases=("forbidden",))
+    rules = Rules(banned_phrases=("forbidden",), enabled=NOTEBOOK_ENABLED)
     assert validate(TEN, f"{words(9, 'w')} forbidden", rules=rules) == Rejection(
         "banned_phrase", "contains 'forbidden'"
     )
     # The notebook's list is replaced, not extended.
     assert validate(TEN, f"{words(9, 'w')} ###", rules=rules) is None
-    assert validate(TEN, f"{words(9, 'w')} ###", rules=Rules(banned_phrases=())) is None
+    assert (
+        validate(
+            TEN, f"{words(9, 'w')} ###", rules=Rules(banned_phrases=(), enabled=NOTEBOOK_ENABLED)
+        )
+        is None
+    )
 
 
 # --- multiple paragraphs ------------------------------------------------------------------------
@@ -197,7 +212,7 @@ def test_length_details_say_what_was_counted():
 
 
 def test_length_ratios_are_configurable():
-    rules = Rules(min_ratio=0.5, max_ratio=1.0)
+    rules = Rules(min_ratio=0.5, max_ratio=1.0, enabled=NOTEBOOK_ENABLED)
     assert reason(TEN, words(5, "out"), rules=rules) is None
     assert validate(TEN, words(4, "out"), rules=rules) == Rejection(
         "too_short", "4 words, fewer than 5 (0.5 × 10)"
@@ -207,8 +222,13 @@ def test_length_ratios_are_configurable():
         "too_long", "11 words, more than 10 (1 × 10)"
     )
     # int() truncates the configured bound too: 1.55 × 10 = 15.5 → 15
-    assert reason(TEN, words(15, "out"), rules=Rules(max_ratio=1.55)) is None
-    assert reason(TEN, words(16, "out"), rules=Rules(max_ratio=1.55)) == "too_long"
+    assert (
+        reason(TEN, words(15, "out"), rules=Rules(max_ratio=1.55, enabled=NOTEBOOK_ENABLED)) is None
+    )
+    assert (
+        reason(TEN, words(16, "out"), rules=Rules(max_ratio=1.55, enabled=NOTEBOOK_ENABLED))
+        == "too_long"
+    )
 
 
 # --- first match wins ---------------------------------------------------------------------------
@@ -259,7 +279,9 @@ def ten_words(cli, tmp_path):
     return source
 
 
-def run_and_get_reasons(cli, fake, db_path, *options):
+def run_and_get_reasons(cli, fake, db_path, *options, notebook: bool = True):
+    """The verdicts of a run with these options, under the notebook's rules by default (the
+    answers here are made of other words than the original's)."""
     result = cli(
         "run",
         "--base-url",
@@ -269,6 +291,7 @@ def run_and_get_reasons(cli, fake, db_path, *options):
         "--backoff",
         "0",
         "-q",
+        *(["--notebook-rules"] if notebook else []),
         *options,
     )
     assert result.exit_code == 0, result.stderr
@@ -354,8 +377,10 @@ def test_cli_max_ratio(cli, fake, db_path, ten_words):
 
 
 def test_cli_default_rules_are_the_notebooks(cli, fake, db_path, ten_words):
-    fake.enqueue(words(7, "a"), words(21, "b"), words(8, "c"))
-    reasons = run_and_get_reasons(cli, fake, db_path)
+    # The original's own words in another order: a paraphrase to every rule but the length.
+    shuffled = " ".join(reversed(TEN.split()))
+    fake.enqueue(" ".join(shuffled.split()[:7]), f"{shuffled} {shuffled[:-2]} x", shuffled[:-4])
+    reasons = run_and_get_reasons(cli, fake, db_path, notebook=False)
     assert reasons == [
         ("rejected", "too_short", "7 words, fewer than 8 (0.8 × 10)"),
         ("rejected", "too_long", "21 words, more than 20 (2 × 10)"),

@@ -31,12 +31,17 @@ from workbench.options import (
     BaseUrlOption,
     DbOption,
     DisableRuleOption,
+    EmbeddingsModelOption,
     EnableRuleOption,
     FeedbackOption,
     JsonOption,
+    JudgeModelOption,
+    JudgeOption,
     MaxAttemptsOption,
     MaxRatioOption,
+    MaxRepetitionOption,
     MaxTokensOption,
+    MinMeaningOption,
     MinRatioOption,
     ModelOption,
     NotebookRulesOption,
@@ -192,10 +197,23 @@ def run(
     min_ratio: MinRatioOption = None,
     max_ratio: MaxRatioOption = None,
     similarity: SimilarityOption = None,
+    max_repetition: MaxRepetitionOption = None,
+    min_meaning: MinMeaningOption = None,
+    embeddings_model: EmbeddingsModelOption = None,
+    judge: JudgeOption = None,
+    judge_model: JudgeModelOption = None,
     disable_rule: DisableRuleOption = None,
     enable_rule: EnableRuleOption = None,
     notebook_rules: NotebookRulesOption = False,
     base_url: BaseUrlOption = DEFAULT_BASE_URL,
+    judge_base_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Where --judge asks its model: another OpenAI-compatible server. "
+            "[default: --base-url]",
+            show_default=False,
+        ),
+    ] = None,
     api_key: ApiKeyOption = None,
     concurrency: Annotated[
         int, typer.Option(help="Requests in flight at once.")
@@ -256,10 +274,12 @@ def run(
         banned_phrase=banned_phrase, banned_phrases_file=banned_phrases_file,
         min_ratio=min_ratio, max_ratio=max_ratio, similarity=similarity,
         disable_rule=disable_rule, enable_rule=enable_rule, notebook_rules=notebook_rules,
+        max_repetition=max_repetition, min_meaning=min_meaning,
+        embeddings_model=embeddings_model, judge=judge, judge_model=judge_model,
     )  # fmt: skip
     options = RunOptions(
         base_url=base_url, concurrency=concurrency, limit=limit, timeout=timeout,
-        retries=retries, backoff=backoff,
+        retries=retries, backoff=backoff, judge_base_url=judge_base_url,
     )  # fmt: skip
     progress = Progress(quiet)
     with open_db(db) as database:
@@ -321,6 +341,11 @@ def rules(
     min_ratio: MinRatioOption = None,
     max_ratio: MaxRatioOption = None,
     similarity: SimilarityOption = None,
+    max_repetition: MaxRepetitionOption = None,
+    min_meaning: MinMeaningOption = None,
+    embeddings_model: EmbeddingsModelOption = None,
+    judge: JudgeOption = None,
+    judge_model: JudgeModelOption = None,
     disable_rule: DisableRuleOption = None,
     enable_rule: EnableRuleOption = None,
     notebook_rules: NotebookRulesOption = False,
@@ -341,7 +366,8 @@ def rules(
         banned_phrase=banned_phrase, banned_phrases_file=banned_phrases_file,
         min_ratio=min_ratio, max_ratio=max_ratio, similarity=similarity,
         disable_rule=disable_rule, enable_rule=enable_rule, notebook_rules=notebook_rules,
-        reset=reset,
+        reset=reset, max_repetition=max_repetition, min_meaning=min_meaning,
+        embeddings_model=embeddings_model, judge=judge, judge_model=judge_model,
     )  # fmt: skip
     with open_db(db) as database:
         if changes.asks_nothing:

@@ -23,14 +23,20 @@ from workbench.validate import (
     CLEANERS,
     CODES,
     NOTEBOOK_ENABLED,
+    OFFLINE,
     Answer,
+    Checker,
+    Known,
     Measures,
+    NeedsCheck,
     Rejection,
     Rules,
     check,
     clean,
     measure,
 )
+
+NOTHING_KNOWN = Known()
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,9 @@ class Verdict:
     cleaned: str  # the answer after the cleaners: what was judged, what export writes
     measures: Measures
     rejection: Rejection | None  # None: accepted
+    # Accepted for now: a rule needs what only a server can say ("judge", "embeddings"), and
+    # this judgment had none; the next `run` asks it.
+    awaiting: str | None = None
 
     @property
     def outcome(self) -> str:
@@ -61,18 +70,27 @@ def judge(
     rules: Rules,
     *,
     accepted: Sequence[str] = (),
-    known: tuple[str | None, float | None] = (None, None),
+    known: Known = NOTHING_KNOWN,
+    known_cleaned: str | None = None,
+    checker: Checker = OFFLINE,
 ) -> Verdict:
     """Clean, measure and judge one answer.
 
     `accepted`: the answers already accepted for the paragraph under the same recipe. `known`:
-    the cleaned text and similarity stored from an earlier judgment, reused when the cleaners
-    give the same text again.
+    measures stored from an earlier judgment of the cleaned text `known_cleaned`, reused when
+    the cleaners give the same text again. `checker` gives what the text alone cannot (meaning,
+    the judge); when it has no server to ask, the answer is accepted for now (`awaiting`).
     """
     cleaned = clean(original, answer or "", rules)
-    known_similarity = known[1] if known[0] == cleaned else None
-    subject = Answer(original, cleaned, finish_reason, tuple(accepted), known_similarity)
-    return Verdict(cleaned, measure(subject), check(subject, rules))
+    subject = Answer(
+        original, cleaned, finish_reason, tuple(accepted),
+        known if cleaned == known_cleaned else NOTHING_KNOWN, checker,
+    )  # fmt: skip
+    try:
+        rejection = check(subject, rules)
+    except NeedsCheck as e:
+        return Verdict(cleaned, measure(subject, rules), None, awaiting=e.kind)
+    return Verdict(cleaned, measure(subject, rules), rejection)
 
 
 # --- the job's rules, in versions ----------------------------------------------------------
@@ -105,6 +123,10 @@ def rules_versions(db: Database) -> list[RulesVersion]:
     ]
 
 
+WORDLLAMA = "wordllama"  # --embeddings-model wordllama: meaning from WordLlama again
+RECIPES_MODEL = "recipe"  # --judge-model recipe: the judge is the recipe's own model
+
+
 @dataclass(frozen=True)
 class RuleChanges:
     """What rule options ask of the job's rules (on `run` or `rules`); empty: keep them."""
@@ -118,6 +140,11 @@ class RuleChanges:
     min_ratio: float | None = None
     max_ratio: float | None = None
     similarity: float | None = None
+    max_repetition: float | None = None
+    min_meaning: float | None = None
+    embeddings_model: str | None = None  # WORDLLAMA: back to WordLlama
+    judge: bool | None = None  # the judge rule on or off
+    judge_model: str | None = None  # RECIPES_MODEL: the recipe's own model
 
     def __post_init__(self) -> None:
         unknown = (self.enable | self.disable) - set(CODES)
@@ -143,12 +170,23 @@ class RuleChanges:
             self.banned_phrases if self.banned_phrases is not None else rules.banned_phrases
         )
         phrases += [p for p in self.add_banned_phrases if p not in phrases]
+        if self.judge is not None:
+            enabled = (enabled | {"judge"}) if self.judge else (enabled - {"judge"})
         numbers = {
             name: getattr(self, name)
-            for name in ("min_ratio", "max_ratio", "similarity")
+            for name in ("min_ratio", "max_ratio", "similarity", "max_repetition", "min_meaning")
             if getattr(self, name) is not None
         }
-        return replace(rules, enabled=frozenset(enabled), banned_phrases=tuple(phrases), **numbers)
+        models = {}
+        if self.embeddings_model is not None:
+            wordllama = self.embeddings_model.lower() == WORDLLAMA
+            models["embeddings_model"] = None if wordllama else self.embeddings_model
+        if self.judge_model is not None:
+            own = self.judge_model.lower() == RECIPES_MODEL
+            models["judge_model"] = None if own else self.judge_model
+        return replace(
+            rules, enabled=frozenset(enabled), banned_phrases=tuple(phrases), **numbers, **models
+        )
 
 
 def save_rules(db: Database, rules: Rules) -> int:
@@ -170,6 +208,10 @@ def format_rules(version: RulesVersion) -> str:
         "too_short": f"min_ratio {rules.min_ratio:g}",
         "too_long": f"max_ratio {rules.max_ratio:g}",
         "too_similar": f"similarity {rules.similarity:g}",
+        "repetition": f"max_repetition {rules.max_repetition:g}",
+        "meaning_drift": f"min_meaning {rules.min_meaning:g} · "
+        + (f"embeddings of {rules.embeddings_model}" if rules.embeddings_model else "WordLlama"),
+        "judge": f"judge_model {rules.judge_model or 'the recipe’s model'}",
     }
     head = (
         f"Rules v{version.id} (since {version.created_at[:19].replace('T', ' ')}), "
@@ -200,6 +242,7 @@ class Rejudged:
     succeeded: int = 0
     reopened: int = 0  # now pending again
     skipped: int = 0
+    awaiting: int = 0  # accepted until the next run asks the judge or the embeddings model
     seconds: float = 0.0
 
     def describe(self) -> str:
@@ -217,6 +260,12 @@ class Rejudged:
             f"v{self.version}: "
             f"{self.now_accepted:,} now accepted, {self.now_rejected:,} now rejected"
             + (f"; {', '.join(moved)}" if moved else "")
+            + (
+                f"; {self.awaiting:,} accepted until the next `workbench run` asks the server "
+                "(judge or embeddings model)"
+                if self.awaiting
+                else ""
+            )
         )
 
 
@@ -253,7 +302,8 @@ def settle_rules(db: Database, wanted: Rules) -> RulesSettled:
 
 _STALE_SQL = """
 SELECT a.id, a.paragraph_id, a.recipe_id, a.answer, a.cleaned, a.finish_reason, a.outcome,
-    a.reason, a.detail, a.rules_id, a.length_ratio, a.similarity, p.text
+    a.reason, a.detail, a.rules_id, a.length_ratio, a.similarity, a.repetition, a.meaning,
+    a.judge, p.text
 FROM attempts a JOIN paragraphs p ON p.id = a.paragraph_id
 WHERE a.outcome != 'failed' AND EXISTS (
     SELECT 1 FROM attempts b
@@ -264,15 +314,55 @@ ORDER BY a.paragraph_id, a.recipe_id, a.attempt_number
 """
 
 
+@dataclass(frozen=True)
+class Stored:
+    """A validated attempt as judging again reads it."""
+
+    id: int
+    paragraph_id: int
+    recipe_id: int
+    answer: str | None
+    cleaned: str | None
+    finish_reason: str | None
+    outcome: str
+    reason: str | None
+    detail: str | None
+    rules_id: int | None
+    length_ratio: float | None
+    similarity: float | None
+    repetition: float | None
+    meaning: float | None
+    judge: str | None
+    original: str
+
+    def known(self, measured_by: Rules | None, rules: Rules) -> Known:
+        """What of its measures still holds under `rules`: meaning only from the same source,
+        the judge's verdict only from the same judge."""
+        same = measured_by is not None
+        return Known(
+            similarity=self.similarity,
+            repetition=self.repetition,
+            meaning=self.meaning
+            if same and measured_by.embeddings_model == rules.embeddings_model  # type: ignore[union-attr]
+            else None,
+            judge=self.judge
+            if same and measured_by.judge_model == rules.judge_model  # type: ignore[union-attr]
+            else None,
+        )
+
+
 def rejudge(db: Database, version: int, rules: Rules) -> Rejudged | None:
     """Judge again every stored answer that another rules version judged (or that was never
     measured), with the answers of the same paragraph and recipe in order, as a run met them.
 
+    Nothing is sent: an answer that needs the judge or an embeddings model the stored measures
+    cannot stand for is accepted for now, and the next `run` asks (Rejudged.awaiting).
     Returns None when every verdict is already this version's.
     """
     start = time.perf_counter()
     recipes = {recipe.id: recipe for recipe in stored_recipes(db)}
-    rows = db.execute(_STALE_SQL, {"version": version}).fetchall()
+    versions = {v.id: v.rules for v in rules_versions(db)}
+    rows = [Stored(*row) for row in db.execute(_STALE_SQL, {"version": version}).fetchall()]
     if not rows:
         return None
     summary = Rejudged(version, answers=len(rows))
@@ -281,24 +371,27 @@ def rejudge(db: Database, version: int, rules: Rules) -> Rejudged | None:
         accepted: list[str] = []
         before = [0, 0]  # accepted, rejected
         after = [0, 0]
-        for (attempt_id, _, _, answer, cleaned, finish_reason, outcome, reason, detail, _,
-             length_ratio, similarity, original) in group:  # fmt: skip
+        for row in group:
             verdict = judge(
-                original, answer, finish_reason, rules, accepted=accepted,
-                known=(cleaned, similarity),
+                row.original, row.answer, row.finish_reason, rules, accepted=accepted,
+                known=row.known(versions.get(row.rules_id), rules), known_cleaned=row.cleaned,
             )  # fmt: skip
-            before[outcome == "rejected"] += 1
+            before[row.outcome == "rejected"] += 1
             after[verdict.outcome == "rejected"] += 1
+            summary.awaiting += verdict.awaiting is not None
             if verdict.rejection is None:
                 accepted.append(verdict.cleaned)
-            if verdict.outcome != outcome:
+            if verdict.outcome != row.outcome:
                 summary.now_accepted += verdict.outcome == "accepted"
                 summary.now_rejected += verdict.outcome == "rejected"
+            m = verdict.measures
             new = (verdict.outcome, verdict.reason, verdict.detail, verdict.cleaned,
-                   verdict.measures.length_ratio, verdict.measures.similarity)  # fmt: skip
-            if new != (outcome, reason, detail, cleaned, length_ratio, similarity):
-                updates.append([*new, version, attempt_id])
-        recipe = recipes[group[0][2]]
+                   m.length_ratio, m.similarity, m.repetition, m.meaning, m.judge)  # fmt: skip
+            old = (row.outcome, row.reason, row.detail, row.cleaned, row.length_ratio,
+                   row.similarity, row.repetition, row.meaning, row.judge)  # fmt: skip
+            if new != old:
+                updates.append([*new, version, row.id])
+        recipe = recipes[group[0].recipe_id]
         was, now = recipe.status(*before), recipe.status(*after)
         if was != now:
             summary.succeeded += now == "succeeded"
@@ -306,7 +399,7 @@ def rejudge(db: Database, version: int, rules: Rules) -> Rejudged | None:
             summary.skipped += now == "skipped"
     db.conn.executemany(
         "UPDATE attempts SET outcome = ?, reason = ?, detail = ?, cleaned = ?, length_ratio = ?, "
-        "similarity = ?, rules_id = ? WHERE id = ?",
+        "similarity = ?, repetition = ?, meaning = ?, judge = ?, rules_id = ? WHERE id = ?",
         updates,
     )
     # The rest keep their verdict, now this version's.
@@ -318,11 +411,14 @@ def rejudge(db: Database, version: int, rules: Rules) -> Rejudged | None:
     return summary
 
 
-def _groups(rows: Iterable[tuple]) -> Iterable[list[tuple]]:
+def _groups(rows: Iterable[Stored]) -> Iterable[list[Stored]]:
     """Consecutive rows of the same (paragraph, recipe)."""
-    group: list[tuple] = []
+    group: list[Stored] = []
     for row in rows:
-        if group and (row[1], row[2]) != (group[0][1], group[0][2]):
+        if group and (row.paragraph_id, row.recipe_id) != (
+            group[0].paragraph_id,
+            group[0].recipe_id,
+        ):
             yield group
             group = []
         group.append(row)

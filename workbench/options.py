@@ -192,6 +192,51 @@ SimilarityOption = Annotated[
         rich_help_panel=RULES_PANEL,
     ),
 ]
+MaxRepetitionOption = Annotated[
+    float | None,
+    typer.Option(
+        help="repetition rejects answers whose 4-word sequences recur this much (0 to 1). "
+        "[default: the job's; 0.15]",
+        show_default=False,
+        rich_help_panel=RULES_PANEL,
+    ),
+]
+MinMeaningOption = Annotated[
+    float | None,
+    typer.Option(
+        help="meaning_drift rejects answers whose meaning similarity to the original is under "
+        "this. [default: the job's; 0.65]",
+        show_default=False,
+        rich_help_panel=RULES_PANEL,
+    ),
+]
+EmbeddingsModelOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Measure meaning with this embedding model of the run's server (POST /embeddings); "
+        "'wordllama' for the built-in, offline one. [default: the job's; wordllama]",
+        show_default=False,
+        rich_help_panel=RULES_PANEL,
+    ),
+]
+JudgeOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--judge/--no-judge",
+        help="After the other rules pass, ask a model whether the rewrite says the same as the "
+        "original (yes or no). [default: the job's; off]",
+        show_default=False,
+        rich_help_panel=RULES_PANEL,
+    ),
+]
+JudgeModelOption = Annotated[
+    str | None,
+    typer.Option(
+        help="The model --judge asks; 'recipe' for the recipe's own. [default: the job's; recipe]",
+        show_default=False,
+        rich_help_panel=RULES_PANEL,
+    ),
+]
 DisableRuleOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -264,6 +309,11 @@ def rule_changes(
     enable_rule: list[str] | None = None,
     notebook_rules: bool = False,
     reset: bool = False,
+    max_repetition: float | None = None,
+    min_meaning: float | None = None,
+    embeddings_model: str | None = None,
+    judge: bool | None = None,
+    judge_model: str | None = None,
 ) -> RuleChanges:
     """What the rule options given ask of the job's rules."""
     replaced = None
@@ -281,6 +331,11 @@ def rule_changes(
         min_ratio=min_ratio,
         max_ratio=max_ratio,
         similarity=similarity,
+        max_repetition=max_repetition,
+        min_meaning=min_meaning,
+        embeddings_model=embeddings_model,
+        judge=judge,
+        judge_model=judge_model,
     )
 
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import typer
 
-from workbench.run import AttemptEvent, RunStart
+from workbench.run import RunStart
+from workbench.worker import AttemptEvent, CheckedEvent
 
 
 class Progress:
@@ -45,8 +46,9 @@ class Progress:
         self.task = self.bar.add_task(self._describe(), total=start.paragraphs)
         self.bar.start()
 
-    def event(self, event: AttemptEvent) -> None:
-        self.counts[event.outcome] += 1
+    def event(self, event: AttemptEvent | CheckedEvent) -> None:
+        if isinstance(event, AttemptEvent):
+            self.counts[event.outcome] += 1
         if self.bar is not None:
             self.bar.update(
                 self.task, advance=1 if event.paragraph_status else 0, description=self._describe()

@@ -132,11 +132,36 @@ def report(
         "attempts_per_paragraph": dict(sorted(per_paragraph.items(), key=lambda i: int(i[0]))),
         "tokens": numbers["tokens"],
         "mean_latency_s": numbers["mean_latency_s"],
+        "checks": checks(db, rid, run_id),
         "sources": _sources(db, rid, statuses["succeeded"]),
         "runs": _runs(db, rid, run_id),
         "skipped": skipped_paragraphs(db, rid, run_id, limit=skipped),
         "recipes": recipe_summaries(db),
     }
+
+
+def checks(db: Database, recipe_id: int | None, run_id: int | None = None) -> dict[str, Any]:
+    """The requests rules sent (the judge, an embeddings model) by kind: how many, how many
+    failed, their tokens and mean latency. They cost what the answers cost: count them."""
+    found = {}
+    for kind, requests, failed, prompt, completion, latency in db.execute(
+        """
+        SELECT c.kind, count(*), sum(c.error IS NOT NULL), coalesce(sum(c.prompt_tokens), 0),
+            coalesce(sum(c.completion_tokens), 0), avg(c.latency_s)
+        FROM checks c JOIN runs r ON r.id = c.run_id
+        WHERE r.recipe_id IS ? AND (? IS NULL OR r.id = ?)
+        GROUP BY c.kind ORDER BY c.kind
+        """,
+        [recipe_id, run_id, run_id],
+    ):
+        found[kind] = {
+            "requests": requests,
+            "failed": failed,
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "mean_latency_s": round(latency, 3),
+        }
+    return found
 
 
 def _sources(db: Database, recipe_id: int | None, succeeded: int) -> list[dict[str, Any]]:
@@ -304,6 +329,12 @@ def format_report(data: dict[str, Any]) -> str:
         f"{data['tokens']['completion']:,}"
         + (f" · mean latency {data['mean_latency_s']:.2f} s" if data["mean_latency_s"] else ""),
     ]
+    for kind, c in data["checks"].items():
+        lines.append(
+            f"Checks      {kind}: {c['requests']:,} requests ({c['failed']:,} failed) · prompt "
+            f"{c['prompt_tokens']:,} · completion {c['completion_tokens']:,} · mean latency "
+            f"{c['mean_latency_s']:.2f} s"
+        )
     for title, found in (
         ("Rejection reasons", data["rejection_reasons"]),
         ("Failure reasons", data["failure_reasons"]),

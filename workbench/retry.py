@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from tenacity import (
     RetryCallState,
@@ -28,44 +28,61 @@ from tenacity import (
     wait_random,
 )
 
-from workbench.client import Completion
-
 DEFAULT_RETRIES = 8  # with the default backoff: about 4 minutes of a dead server before giving up
 DEFAULT_BACKOFF = 1.0  # seconds before the first retry; doubles each time
 MAX_BACKOFF = 60.0
 
 
+class Reply(Protocol):
+    """A request's record (a completion, an embeddings call, a judge's check): what failed."""
+
+    http_status: int | None
+    error: str | None
+    error_detail: str | None
+    retry_after: float | None
+
+    @property
+    def failed(self) -> bool: ...
+
+
+R = TypeVar("R", bound=Reply)
+
+
+class Stopped(Exception):
+    """The run is stopping: send nothing more."""
+
+
 class TransientFailure(Exception):
     """No usable answer, but worth asking again."""
 
-    def __init__(self, completion: Completion) -> None:
-        super().__init__(f"{completion.error}: {completion.error_detail}")
-        self.completion = completion
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(f"{reply.error}: {reply.error_detail}")
+        self.reply = reply
 
 
 class RequestRefused(Exception):
     """The server refused the request itself (HTTP 4xx other than 429): asking again won't help."""
 
-    def __init__(self, completion: Completion) -> None:
-        super().__init__(f"HTTP {completion.http_status}: {completion.error_detail}")
-        self.completion = completion
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(f"HTTP {reply.http_status}: {reply.error_detail}")
+        self.reply = reply
 
 
-def is_transient(completion: Completion) -> bool:
+def is_transient(reply: Reply) -> bool:
     """Whether a failed request may succeed if sent again."""
-    status = completion.http_status
+    status = reply.http_status
     if status is None or status == 200:
         return True  # connection error, timeout, or a 200 with a body we could not use
     return status == 429 or status >= 500
 
 
-def raise_for_failure(completion: Completion) -> Completion:
-    """Turn a failed completion into the exception that tells the policy what to do."""
-    if completion.failed:
-        if is_transient(completion):
-            raise TransientFailure(completion)
-        raise RequestRefused(completion)
-    return completion
+def raise_for_failure(reply: R) -> R:
+    """Turn a failed request into the exception that tells the policy what to do."""
+    if reply.failed:
+        if is_transient(reply):
+            raise TransientFailure(reply)
+        raise RequestRefused(reply)
+    return reply
 
 
 class wait_server_hint(wait_exponential):
@@ -74,8 +91,8 @@ class wait_server_hint(wait_exponential):
     def __call__(self, retry_state: RetryCallState) -> float:
         wait = super().__call__(retry_state)
         error = retry_state.outcome.exception() if retry_state.outcome else None
-        if isinstance(error, TransientFailure) and error.completion.retry_after is not None:
-            return max(wait, min(error.completion.retry_after, MAX_BACKOFF))
+        if isinstance(error, TransientFailure) and error.reply.retry_after is not None:
+            return max(wait, min(error.reply.retry_after, MAX_BACKOFF))
         return wait
 
 

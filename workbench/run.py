@@ -14,11 +14,9 @@ attempt stored and every unfinished paragraph pending, so running again resumes.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import queue
-import random
 import signal
 import socket
 import threading
@@ -29,16 +27,11 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from workbench.client import (
-    DEFAULT_BASE_URL,
-    DEFAULT_TIMEOUT,
-    Completion,
-    Server,
-    check_base_url,
-)
+from workbench.checks import INSERT_CHECK_SQL, check_row
+from workbench.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, Server, check_base_url
 from workbench.db import close_dead_runs, utc_now
 from workbench.errors import ServerFailing, ServerRefused, ServerUnreachable, WorkbenchError
-from workbench.judging import Verdict, judge, settle_rules
+from workbench.judging import settle_rules
 from workbench.recipes import (
     Recipe,
     RecipePlan,
@@ -46,16 +39,18 @@ from workbench.recipes import (
     save_recipe,
     verdict_counts,
 )
-from workbench.retry import (
-    DEFAULT_BACKOFF,
-    DEFAULT_RETRIES,
-    RequestRefused,
-    TransientFailure,
-    raise_for_failure,
-    transport_policy,
-    validation_policy,
+from workbench.retry import DEFAULT_BACKOFF, DEFAULT_RETRIES, RequestRefused, TransientFailure
+from workbench.validate import Known, Rules
+from workbench.worker import (
+    AttemptEvent,
+    Awaiting,
+    CheckedEvent,
+    Event,
+    Slot,
+    StopRun,
+    WorkItem,
+    worker,
 )
-from workbench.validate import Rejection, Rules
 
 DEFAULT_CONCURRENCY = 4  # LM Studio serves 4 predictions in parallel by default
 
@@ -71,6 +66,7 @@ class RunOptions:
     timeout: float = DEFAULT_TIMEOUT
     retries: int = DEFAULT_RETRIES
     backoff: float = DEFAULT_BACKOFF
+    judge_base_url: str | None = None  # where the judge rule asks; None: the run's server
 
     def __post_init__(self) -> None:
         for name, least in (("concurrency", 1), ("retries", 0)):
@@ -81,43 +77,12 @@ class RunOptions:
         if self.timeout <= 0 or self.backoff < 0:
             raise WorkbenchError("--timeout must be above 0 and --backoff at least 0")
         check_base_url(self.base_url)
+        if self.judge_base_url is not None:
+            check_base_url(self.judge_base_url)
 
 
 # Starts a server for the run (the embedded model) given the slots wanted; yields its base URL.
 Serve = Callable[[int], AbstractContextManager[str]]
-
-
-@dataclass(frozen=True)
-class WorkItem:
-    paragraph_id: int
-    text: str
-    word_count: int
-    accepted: tuple[str, ...]  # the answers already accepted under the recipe, in order
-    rejected: int  # rejected answers under the recipe, in earlier runs
-    last_attempt_number: int
-
-
-@dataclass(frozen=True)
-class AttemptEvent:
-    """A finished attempt, and the paragraph status it settles, if any."""
-
-    paragraph_id: int
-    attempt_number: int
-    completion: Completion
-    verdict: Verdict | None  # None: failed, no answer to judge
-    paragraph_status: str | None = None  # succeeded or skipped when this attempt settles it
-
-    @property
-    def outcome(self) -> str:
-        return self.verdict.outcome if self.verdict else "failed"
-
-    @property
-    def reason(self) -> str | None:
-        return self.verdict.reason if self.verdict else self.completion.error
-
-    @property
-    def detail(self) -> str | None:
-        return self.verdict.detail if self.verdict else self.completion.error_detail
 
 
 @dataclass(frozen=True)
@@ -142,6 +107,7 @@ class RunSummary:
     accepted: int = 0
     rejected: int = 0
     failed: int = 0
+    checked: int = 0  # stored answers, accepted for now, settled by a check
     message: str | None = None
     remaining: int = 0  # pending paragraphs left for a later run
 
@@ -155,63 +121,93 @@ class _RunRow:
     rules_id: int
 
 
-@dataclass
-class _Stop:
-    """A worker's reason to stop the whole run."""
-
-    error: BaseException
-
-
 INSERT_ATTEMPT_SQL = """
 INSERT INTO attempts (
     paragraph_id, recipe_id, run_id, attempt_number, started_at, finished_at, latency_s, request,
     http_status, response, answer, cleaned, finish_reason, prompt_tokens, completion_tokens,
-    outcome, reason, detail, rules_id, length_ratio, similarity
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    outcome, reason, detail, rules_id, length_ratio, similarity, repetition, meaning, judge
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+UPDATE_VERDICT_SQL = """
+UPDATE attempts SET outcome = ?, reason = ?, detail = ?, cleaned = ?, length_ratio = ?,
+    similarity = ?, repetition = ?, meaning = ?, judge = ?, rules_id = ?
+WHERE id = ?
 """
 
 
-def pending_work(db: Database, recipe: Recipe, limit: int | None = None) -> list[WorkItem]:
-    """The paragraphs still pending under `recipe`, in source order."""
+def pending_work(
+    db: Database, recipe: Recipe, rules: Rules, limit: int | None = None
+) -> list[WorkItem]:
+    """The paragraphs to work under `recipe`, in source order: those pending, and those with
+    an answer accepted for now that a rule still has to ask a server about."""
     if recipe.id is None:  # a new recipe: every paragraph that is not filtered
         sql = (
             "SELECT id, text, word_count, 0, 0, 0 FROM paragraphs WHERE filtered = 0 "
             "ORDER BY source_id, position, id"
         )
-        params: list[Any] = []
+        params: dict[str, Any] = {}
     else:
-        sql = """
+        awaiting = _awaiting_condition(rules)
+        sql = f"""
             SELECT s.paragraph_id, s.text, s.word_count, s.accepted, s.rejected,
                 coalesce(g.last_attempt_number, 0)
             FROM paragraph_status s
             LEFT JOIN progress g ON g.paragraph_id = s.paragraph_id AND g.recipe_id = s.recipe_id
-            WHERE s.recipe_id = ? AND s.status = 'pending'
+            WHERE s.recipe_id = :recipe AND (s.status = 'pending'{
+            f" OR s.paragraph_id IN (SELECT paragraph_id FROM attempts WHERE recipe_id = "
+            f":recipe AND outcome = 'accepted' AND ({awaiting}))"
+            if awaiting
+            else ""
+        })
             ORDER BY s.source_id, s.position, s.paragraph_id
         """
-        params = [recipe.id]
+        params = {"recipe": recipe.id}
     if limit is not None:
-        sql += " LIMIT ?"
-        params.append(limit)
+        sql += " LIMIT :limit"
+        params["limit"] = limit
     rows = db.execute(sql, params).fetchall()
-    accepted = _accepted_answers(db, recipe, [row[0] for row in rows if row[3]])
-    return [
-        WorkItem(pid, text, words, tuple(accepted.get(pid, ())), rejected, last)
-        for pid, text, words, _, rejected, last in rows
-    ]
+    answers = _accepted_answers(db, recipe, rules, [row[0] for row in rows if row[3]])
+    items = []
+    for pid, text, words, _, rejected, last in rows:
+        found = answers.get(pid, [])
+        accepted = tuple((a.attempt_number, a.cleaned) for a, _ in found)
+        awaiting = tuple(a for a, waits in found if waits)
+        items.append(WorkItem(pid, text, words, accepted, rejected, last, awaiting))
+    return items
 
 
-def _accepted_answers(db: Database, recipe: Recipe, ids: list[int]) -> dict[int, list[str]]:
-    found: dict[int, list[str]] = {}
+def _accepted_answers(
+    db: Database, recipe: Recipe, rules: Rules, ids: list[int]
+) -> dict[int, list[tuple[Awaiting, bool]]]:
+    """The accepted answers of these paragraphs under the recipe, in order, each with whether
+    it awaits a rule's check."""
+    found: dict[int, list[tuple[Awaiting, bool]]] = {}
+    waits = _awaiting_condition(rules) or "0"
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        for paragraph_id, cleaned in db.execute(
-            f"SELECT paragraph_id, cleaned FROM attempts WHERE recipe_id = ? AND outcome = "
-            f"'accepted' AND paragraph_id IN ({', '.join('?' * len(chunk))}) "
+        for (paragraph_id, attempt_id, number, answer, cleaned, finish_reason, similarity,
+             repetition, meaning, judge, awaits) in db.execute(
+            "SELECT paragraph_id, id, attempt_number, answer, cleaned, finish_reason, "
+            f"similarity, repetition, meaning, judge, {waits} FROM attempts "
+            f"WHERE recipe_id = ? AND outcome = 'accepted' "
+            f"AND paragraph_id IN ({', '.join('?' * len(chunk))}) "
             "ORDER BY paragraph_id, attempt_number",
             [recipe.id, *chunk],
-        ):
-            found.setdefault(paragraph_id, []).append(cleaned)
+        ):  # fmt: skip
+            known = Known(similarity, repetition, meaning, judge)
+            answer_ = Awaiting(attempt_id, number, answer, cleaned, finish_reason, known)
+            found.setdefault(paragraph_id, []).append((answer_, bool(awaits)))
     return found
+
+
+def _awaiting_condition(rules: Rules) -> str:
+    """SQL true of an accepted answer that a rule still has to ask a server about."""
+    conditions = []
+    if rules.on("judge"):
+        conditions.append("judge IS NULL")
+    if rules.on("meaning_drift") and rules.embeddings_model:
+        conditions.append("meaning IS NULL")
+    return " OR ".join(conditions)
 
 
 def resolve_model(server: Server, recipe: Recipe, *, given: bool = False) -> str:
@@ -251,7 +247,7 @@ def run(
     api_key: str | None = None,
     serve: Serve | None = None,
     on_start: Callable[[RunStart], None] | None = None,
-    on_event: Callable[[AttemptEvent], None] | None = None,
+    on_event: Callable[[AttemptEvent | CheckedEvent], None] | None = None,
 ) -> RunSummary:
     """Work the pending paragraphs of `plan`'s recipe, judged by `rules`, and say what happened.
 
@@ -269,7 +265,7 @@ def run(
             recipe = plan.recipe
             if plan.budget_changes:
                 notes.append(_store_budgets(db, plan))
-            work = pending_work(db, recipe, options.limit)
+            work = pending_work(db, recipe, settled.rules, options.limit)
             if not work:
                 return RunSummary(run_id=None, status="nothing_to_do", recipe=recipe, notes=notes)
             base_url = (
@@ -282,10 +278,38 @@ def run(
             if plan.stored is None:
                 recipe = save_recipe(db, replace(recipe, model=model))
                 notes.append(_new_recipe_note(plan, recipe))
+            slot = Slot(
+                server, _check_servers(server, recipe, settled.rules, options, api_key), recipe,
+                settled.rules, options.retries, options.backoff, threading.Event(),
+            )  # fmt: skip
             run = _start_run(db, recipe, settled.version, replace(options, base_url=base_url))
-        return _work(db, server, run, recipe, settled.rules, options, work, notes,
+        return _work(db, slot, run, options.concurrency, work, notes,
                      on_start=on_start, on_event=on_event)  # fmt: skip
     raise AssertionError("unreachable")  # pragma: no cover  (ExitStack does not swallow)
+
+
+def _check_servers(
+    server: Server, recipe: Recipe, rules: Rules, options: RunOptions, api_key: str | None
+) -> Server:
+    """The server the judge is asked on, once it and the embeddings model are known to be there:
+    a run that would fail at its first check fails before anything is sent."""
+    judge_server = server
+    if options.judge_base_url:
+        judge_server = Server(options.judge_base_url, api_key=api_key, timeout=options.timeout)
+    wanted = []
+    if rules.on("judge"):
+        wanted.append((judge_server, rules.judge_model or recipe.model, "--judge-model"))
+    if rules.on("meaning_drift") and rules.embeddings_model:
+        wanted.append((server, rules.embeddings_model, "--embeddings-model"))
+    for where, model, option in wanted:
+        models = where.list_models() if (where is not server or model != recipe.model) else []
+        if models and model not in models:
+            raise ServerUnreachable(
+                f"the job's rules ask {option} {model!r}, which {where.base_url} does not list "
+                f"(it has: {', '.join(models)}); load it there, or change the rules: "
+                f"workbench rules {option} NAME"
+            )
+    return judge_server
 
 
 def _store_budgets(db: Database, plan: RecipePlan) -> str:
@@ -318,39 +342,37 @@ def _new_recipe_note(plan: RecipePlan, recipe: Recipe) -> str:
 
 def _work(
     db: Database,
-    server: Server,
+    slot: Slot,
     run: _RunRow,
-    recipe: Recipe,
-    rules: Rules,
-    options: RunOptions,
+    concurrency: int,
     work: list[WorkItem],
     notes: list[str],
     *,
     on_start: Callable[[RunStart], None] | None,
-    on_event: Callable[[AttemptEvent], None] | None,
+    on_event: Callable[[AttemptEvent | CheckedEvent], None] | None,
 ) -> RunSummary:
     # Ctrl-C only sets flags from here on (see _ctrl_c_sets): the run row is always closed,
     # as interrupted, with every finished attempt committed.
-    stop, interrupted = threading.Event(), threading.Event()
-    summary = RunSummary(run.id, "running", recipe, notes, paragraphs=len(work))
+    stop, interrupted = slot.stop, threading.Event()
+    summary = RunSummary(run.id, "running", slot.recipe, notes, paragraphs=len(work))
     with _ctrl_c_sets(interrupted, stop):
         if on_start:
-            on_start(RunStart(run.id, recipe, len(work), notes))
-        events: queue.Queue[AttemptEvent | _Stop | None] = queue.Queue()
+            on_start(RunStart(run.id, slot.recipe, len(work), notes))
+        events: queue.Queue[Event] = queue.Queue()
         todo: queue.SimpleQueue[WorkItem] = queue.SimpleQueue()
         for item in work:
             todo.put(item)
         workers = [
             threading.Thread(
-                target=_worker,
-                args=(server, recipe, rules, options, todo, events, stop),
+                target=worker,
+                args=(slot, todo, events),
                 name=f"workbench-slot-{n}",
                 daemon=True,  # Ctrl-C must not wait for a request in flight
             )
-            for n in range(min(options.concurrency, len(work)))
+            for n in range(min(concurrency, len(work)))
         ]
-        for worker in workers:
-            worker.start()
+        for thread in workers:
+            thread.start()
         finished_workers, failure = 0, None
         try:
             while finished_workers < len(workers) and not interrupted.is_set():
@@ -360,7 +382,7 @@ def _work(
                     continue
                 if event is None:
                     finished_workers += 1
-                elif isinstance(event, _Stop):
+                elif isinstance(event, StopRun):
                     failure = failure or event.error
                     stop.set()
                 else:
@@ -419,112 +441,54 @@ def _ctrl_c_sets(*flags: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _worker(
-    server: Server,
-    recipe: Recipe,
-    rules: Rules,
-    options: RunOptions,
-    todo: queue.SimpleQueue[WorkItem],
-    events: queue.Queue[AttemptEvent | _Stop | None],
-    stop: threading.Event,
+def _record(
+    db: Database, run: _RunRow, event: AttemptEvent | CheckedEvent, summary: RunSummary
 ) -> None:
-    session = server.session()
-    try:
-        while not stop.is_set():
-            try:
-                item = todo.get_nowait()
-            except queue.Empty:
-                break
-            _work_paragraph(server, session, recipe, rules, options, item, events.put, stop)
-    except BaseException as e:
-        events.put(_Stop(e))
-    finally:
-        session.close()
-        events.put(None)
-
-
-def _work_paragraph(
-    server: Server,
-    session: Any,
-    recipe: Recipe,
-    rules: Rules,
-    options: RunOptions,
-    item: WorkItem,
-    emit: Callable[[AttemptEvent], None],
-    stop: threading.Event,
-) -> None:
-    """Ask for one paragraph until it has the answers the recipe wants, or no attempts left."""
-    number = item.last_attempt_number
-    accepted, rejected = list(item.accepted), item.rejected
-    previous: tuple[str, Rejection] | None = None  # the last rejected answer, for the retry
-    rng = random.Random()
-
-    def send(body: dict[str, Any]) -> Completion:
-        nonlocal number
-        if stop.is_set():
-            raise _Interrupted
-        number += 1
-        completion = server.complete(session, body)
-        if completion.failed:
-            emit(AttemptEvent(item.paragraph_id, number, completion, None))
-        return raise_for_failure(completion)
-
-    def ask() -> bool:
-        nonlocal rejected, previous
-        body = recipe.request_body(
-            item.text, item.word_count, max_ratio=rules.max_ratio, previous=previous, rng=rng
-        )
-        completion = transport_policy(options.retries, options.backoff, stop=stop)(send, body)
-        verdict = judge(
-            item.text, completion.answer, completion.finish_reason, rules, accepted=accepted
-        )
-        if verdict.rejection is None:
-            accepted.append(verdict.cleaned)
-        else:
-            rejected += 1
-            previous = (completion.answer or "", verdict.rejection)
-        status = recipe.status(len(accepted), rejected)
-        emit(AttemptEvent(item.paragraph_id, number, completion, verdict,
-                          paragraph_status=None if status == "pending" else status))  # fmt: skip
-        return status != "pending"
-
-    budget = recipe.budget - len(accepted) - rejected
-    with contextlib.suppress(_Interrupted):  # the paragraph stays pending for the next run
-        validation_policy(budget, stop=stop)(ask)
-
-
-class _Interrupted(Exception):
-    """The run is stopping: send nothing more."""
-
-
-def _record(db: Database, run: _RunRow, event: AttemptEvent, summary: RunSummary) -> None:
-    """Commit one attempt (its paragraph's status follows from it)."""
-    c, v = event.completion, event.verdict
+    """Commit one attempt, or the verdict a check settled, with the checks sent about it (the
+    paragraph's status follows)."""
     with db.atomic():
-        db.execute(
-            INSERT_ATTEMPT_SQL,
-            [
-                event.paragraph_id, run.recipe_id, run.id, event.attempt_number, c.started_at,
-                c.finished_at, c.latency_s, json.dumps(c.request, ensure_ascii=False),
-                c.http_status, c.response, c.answer, v.cleaned if v else None, c.finish_reason,
-                c.prompt_tokens, c.completion_tokens, event.outcome, event.reason, event.detail,
-                run.rules_id if v else None,
-                v.measures.length_ratio if v else None, v.measures.similarity if v else None,
-            ],
-        )  # fmt: skip
-    setattr(summary, event.outcome, getattr(summary, event.outcome) + 1)
+        if isinstance(event, AttemptEvent):
+            c, v = event.completion, event.verdict
+            m = v.measures if v else None
+            attempt_id = db.execute(
+                INSERT_ATTEMPT_SQL,
+                [
+                    event.paragraph_id, run.recipe_id, run.id, event.attempt_number,
+                    c.started_at, c.finished_at, c.latency_s,
+                    json.dumps(c.request, ensure_ascii=False), c.http_status, c.response,
+                    c.answer, v.cleaned if v else None, c.finish_reason, c.prompt_tokens,
+                    c.completion_tokens, event.outcome, event.reason, event.detail,
+                    run.rules_id if v else None,
+                    *((m.length_ratio, m.similarity, m.repetition, m.meaning, m.judge)
+                      if m else (None,) * 5),
+                ],
+            ).lastrowid  # fmt: skip
+            setattr(summary, event.outcome, getattr(summary, event.outcome) + 1)
+        else:
+            attempt_id = event.attempt_id
+            if event.verdict is not None:
+                v, m = event.verdict, event.verdict.measures
+                db.execute(
+                    UPDATE_VERDICT_SQL,
+                    [v.outcome, v.reason, v.detail, v.cleaned, m.length_ratio, m.similarity,
+                     m.repetition, m.meaning, m.judge, run.rules_id, attempt_id],
+                )  # fmt: skip
+                summary.checked += 1
+        db.conn.executemany(
+            INSERT_CHECK_SQL, [check_row(call, attempt_id, run.id) for call in event.checks]
+        )
     if event.paragraph_status:
         setattr(summary, event.paragraph_status, getattr(summary, event.paragraph_status) + 1)
 
 
-def _drain(db: Database, run: _RunRow, events: queue.Queue[Any], summary: RunSummary) -> None:
+def _drain(db: Database, run: _RunRow, events: queue.Queue[Event], summary: RunSummary) -> None:
     """Commit the attempts that finished but were not written yet."""
     while True:
         try:
             event = events.get_nowait()
         except queue.Empty:
             return
-        if isinstance(event, AttemptEvent):
+        if isinstance(event, AttemptEvent | CheckedEvent):
             _record(db, run, event, summary)
 
 

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 from rapidfuzz.distance import Indel
 
@@ -41,6 +41,18 @@ DEFAULT_MAX_RATIO = 2.0  # and at most int(2 * input words)
 # rejects none of 86 hand-written paraphrases: light rewrites score up to 0.895, a real copy as
 # little as 0.89 (benchmarks/MEASURED.md).
 DEFAULT_SIMILARITY = 0.9
+# repetition: the share of an answer's 4-word sequences that occur in it more than once, at or
+# above which it loops. No hand-written paraphrase and no paragraph of either book reaches 0.15;
+# 73 real answers that loop under the token cap do (benchmarks/MEASURED.md).
+DEFAULT_MAX_REPETITION = 0.15
+# meaning_drift: WordLlama similarity of answer and original under which the answer says
+# something else. 0.65 is the highest multiple of 0.05 that keeps all 86 hand-written
+# paraphrases (the lowest scores 0.70); it rejects 75% of the answers labelled meaning_drift.
+DEFAULT_MIN_MEANING = 0.65
+JUDGE_QUESTION = (
+    "Does the rewrite say the same as the original, adding nothing and leaving nothing out? "
+    "Answer yes or no."
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,12 @@ class Rules:
     min_ratio: float = DEFAULT_MIN_RATIO
     max_ratio: float = DEFAULT_MAX_RATIO
     similarity: float = DEFAULT_SIMILARITY
+    max_repetition: float = DEFAULT_MAX_REPETITION
+    min_meaning: float = DEFAULT_MIN_MEANING
+    # Meaning from this embedding model of the run's server (POST /embeddings); None: WordLlama,
+    # offline. Changing it measures every stored answer again.
+    embeddings_model: str | None = None
+    judge_model: str | None = None  # the judge rule asks this model; None: the recipe's own
     enabled: frozenset[str] = field(default_factory=lambda: DEFAULT_ENABLED)
 
     def __post_init__(self) -> None:
@@ -68,6 +86,14 @@ class Rules:
             raise WorkbenchError("--min-ratio must be between 0 and --max-ratio")
         if not 0 < self.similarity <= 1:
             raise WorkbenchError("--similarity must be above 0 and at most 1")
+        if not 0 < self.max_repetition <= 1:
+            raise WorkbenchError("--max-repetition must be above 0 and at most 1")
+        if not -1 <= self.min_meaning <= 1:
+            raise WorkbenchError("--min-meaning must be between -1 and 1")
+        for name in ("embeddings_model", "judge_model"):
+            value = getattr(self, name)
+            if value is not None and not value.strip():
+                raise WorkbenchError(f"--{name.replace('_', '-')} is empty")
 
     def on(self, code: str) -> bool:
         return code in self.enabled
@@ -84,6 +110,10 @@ class Rules:
             "min_ratio": self.min_ratio,
             "max_ratio": self.max_ratio,
             "similarity": self.similarity,
+            "max_repetition": self.max_repetition,
+            "min_meaning": self.min_meaning,
+            "embeddings_model": self.embeddings_model,
+            "judge_model": self.judge_model,
         }
 
     @classmethod
@@ -95,6 +125,10 @@ class Rules:
             min_ratio=float(data.get("min_ratio", defaults.min_ratio)),
             max_ratio=float(data.get("max_ratio", defaults.max_ratio)),
             similarity=float(data.get("similarity", defaults.similarity)),
+            max_repetition=float(data.get("max_repetition", defaults.max_repetition)),
+            min_meaning=float(data.get("min_meaning", defaults.min_meaning)),
+            embeddings_model=data.get("embeddings_model"),
+            judge_model=data.get("judge_model"),
             enabled=frozenset(data.get("enabled", defaults.enabled)) & set(CODES),
         )
 
@@ -107,10 +141,14 @@ class Rules:
     def changes_from(self, old: Rules) -> list[str]:
         """What differs from `old`, for people: ["min_ratio 0.8 → 0.7", "commentary off"]."""
         changes = []
-        for name in ("min_ratio", "max_ratio", "similarity"):
+        for name in ("min_ratio", "max_ratio", "similarity", "max_repetition", "min_meaning"):
             before, after = getattr(old, name), getattr(self, name)
             if before != after:
                 changes.append(f"{name} {before:g} → {after:g}")
+        for name, unset in (("embeddings_model", "WordLlama"), ("judge_model", "the recipe's")):
+            before, after = getattr(old, name), getattr(self, name)
+            if before != after:
+                changes.append(f"{name} {before or unset} → {after or unset}")
         added = [p for p in self.banned_phrases if p not in old.banned_phrases]
         removed = [p for p in old.banned_phrases if p not in self.banned_phrases]
         if added:
@@ -134,6 +172,51 @@ class Rejection:
         return f"Your previous answer was rejected because {RULES[self.reason].feedback}."
 
 
+class NeedsCheck(Exception):
+    """A rule needs what only a server can say: an embeddings model's meaning, the judge's
+    verdict. Judging again without a server leaves such answers for the next `run`."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind  # "embeddings" or "judge"
+
+
+class Checker(Protocol):
+    """Where the measures a rule cannot compute from the text alone come from."""
+
+    def meaning(self, original: str, answer: str, rules: Rules) -> float: ...
+
+    def judge(self, original: str, answer: str, rules: Rules) -> str: ...  # "yes" or "no"
+
+
+class OfflineChecker:
+    """Meaning from WordLlama, in this process; no server, so no embeddings model and no judge."""
+
+    def meaning(self, original: str, answer: str, rules: Rules) -> float:
+        if rules.embeddings_model:
+            raise NeedsCheck("embeddings")
+        from workbench import meaning  # loads WordLlama on first use, once a process
+
+        return round(meaning.similarity(original, answer), 4)
+
+    def judge(self, original: str, answer: str, rules: Rules) -> str:
+        raise NeedsCheck("judge")
+
+
+OFFLINE = OfflineChecker()
+
+
+@dataclass(frozen=True)
+class Known:
+    """Measures of an answer judged before, reused when the rules would measure them the same
+    way (judging.py decides): judging again then costs no recomputation and no request."""
+
+    similarity: float | None = None
+    repetition: float | None = None
+    meaning: float | None = None
+    judge: str | None = None
+
+
 @dataclass(frozen=True)
 class Answer:
     """What a rule looks at."""
@@ -143,10 +226,12 @@ class Answer:
     finish_reason: str | None
     # The answers already accepted for this paragraph under the same recipe (for `duplicate`).
     accepted: tuple[str, ...] = ()
-    # too_similar's measure, when it is already known (stored on the attempt): see `measure`.
-    known_similarity: float | None = None
+    known: Known = field(default_factory=Known)
+    checker: Checker = OFFLINE
     input_words: int = field(init=False)
     output_words: int = field(init=False)
+    # What the rules measured beyond the text's own numbers, filled as they ask (meaning, judge).
+    found: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input_words", len(self.original.split()))
@@ -154,10 +239,34 @@ class Answer:
 
     @cached_property
     def similarity(self) -> float:
-        if self.known_similarity is not None:
-            return self.known_similarity
+        if self.known.similarity is not None:
+            return self.known.similarity
         # Rounded as stored, so a stored measure and a fresh one judge alike at the threshold.
         return round(similarity(self.original, self.text), 4)
+
+    @cached_property
+    def repetition(self) -> float:
+        if self.known.repetition is not None:
+            return self.known.repetition
+        return round(repeated_share(self.text), 4)
+
+    def meaning(self, rules: Rules) -> float:
+        if "meaning" not in self.found:
+            known = self.known.meaning
+            self.found["meaning"] = (
+                known
+                if known is not None
+                else self.checker.meaning(self.original, self.text, rules)
+            )
+        return float(self.found["meaning"])
+
+    def judged(self, rules: Rules) -> str:
+        if "judge" not in self.found:
+            known = self.known.judge
+            self.found["judge"] = (
+                known if known is not None else self.checker.judge(self.original, self.text, rules)
+            )
+        return str(self.found["judge"])
 
 
 @dataclass(frozen=True)
@@ -167,11 +276,24 @@ class Measures:
 
     length_ratio: float  # answer words / original words
     similarity: float  # word-sequence similarity to the original (too_similar's measure)
+    repetition: float  # share of its 4-word sequences that recur (repetition's measure)
+    meaning: float | None = None  # meaning similarity (meaning_drift's), when it was measured
+    judge: str | None = None  # the judge's "yes" or "no", when it was asked
 
 
-def measure(answer: Answer) -> Measures:
+def measure(answer: Answer, rules: Rules) -> Measures:
+    """The answer's measures once judged. Meaning is measured for every answer when WordLlama
+    gives it (a quarter of a millisecond), so rejected answers can be sorted by it too."""
+    if "meaning" not in answer.found and rules.on("meaning_drift") and not rules.embeddings_model:
+        answer.meaning(rules)
     ratio = answer.output_words / answer.input_words if answer.input_words else 0.0
-    return Measures(length_ratio=round(ratio, 4), similarity=answer.similarity)
+    return Measures(
+        length_ratio=round(ratio, 4),
+        similarity=answer.similarity,
+        repetition=answer.repetition,
+        meaning=answer.found.get("meaning", answer.known.meaning),
+        judge=answer.found.get("judge", answer.known.judge),
+    )
 
 
 @dataclass(frozen=True)
@@ -180,6 +302,7 @@ class Rule:
     check: Callable[[Answer, Rules], str | None]  # the detail when it rejects, else None
     feedback: str  # completes "Your previous answer was rejected because …"
     notebook: bool = False  # one of the notebook's four
+    default: bool = True  # on in a new job's rules
 
     def __call__(self, answer: Answer, rules: Rules) -> str | None:
         return self.check(answer, rules)
@@ -343,6 +466,50 @@ def too_similar(answer: Answer, rules: Rules) -> str | None:
     return None
 
 
+def repeated_share(text: str, n: int = 4) -> float:
+    """The share of a text's word n-grams that occur in it more than once: 0 for prose, high
+    for an answer that loops (or copies the original and then repeats it)."""
+    words = _WORD.findall(text.lower())
+    grams = [tuple(words[k : k + n]) for k in range(len(words) - n + 1)]
+    seen: dict[tuple[str, ...], int] = {}
+    for gram in grams:
+        seen[gram] = seen.get(gram, 0) + 1
+    return sum(c for c in seen.values() if c > 1) / len(grams) if grams else 0.0
+
+
+def repetition(answer: Answer, rules: Rules) -> str | None:
+    share = answer.repetition
+    if share >= rules.max_repetition:
+        return (
+            f"repeats itself: {share:.0%} of its 4-word sequences occur more than once "
+            f"(≥ {rules.max_repetition:.0%})"
+        )
+    return None
+
+
+def meaning_drift(answer: Answer, rules: Rules) -> str | None:
+    score = answer.meaning(rules)
+    if score < rules.min_meaning:
+        by = f"embeddings of {rules.embeddings_model}" if rules.embeddings_model else "WordLlama"
+        return f"says something else: meaning similarity {score:.2f} < {rules.min_meaning:g} ({by})"
+    return None
+
+
+def facts_changed(answer: Answer, rules: Rules) -> str | None:
+    from workbench.facts import check_facts
+
+    found = check_facts(answer.original, answer.text)
+    return found.detail() if found.invented else None
+
+
+def judge(answer: Answer, rules: Rules) -> str | None:
+    verdict = answer.judged(rules)
+    if verdict != "yes":
+        model = rules.judge_model or "the recipe's model"
+        return f"the judge ({model}) answered {verdict!r}: {JUDGE_QUESTION}"
+    return None
+
+
 def _normalised(text: str) -> str:
     return " ".join(text.split()).casefold()
 
@@ -381,10 +548,29 @@ RULES: dict[str, Rule] = {
         Rule("preamble", preamble, "it began with a lead-in: reply with the paraphrase alone"),
         Rule("commentary", commentary, "it commented on the text: reply with the paraphrase alone"),
         Rule("too_similar", too_similar, "it copied the original: use your own words"),
+        Rule("repetition", repetition, "it repeated itself: say each thing once"),
+        Rule(
+            "meaning_drift",
+            meaning_drift,
+            "it changed the meaning: say what the original says, and nothing else",
+        ),
+        Rule(
+            "facts_changed",
+            facts_changed,
+            "it changed a number or a name: keep the original's facts",
+            default=False,  # costs 2 of 86 good paraphrases for 4 more bad answers caught
+        ),
         Rule(
             "duplicate",
             duplicate,
             "it repeated an answer already accepted: write a different paraphrase",
+        ),
+        # Last: a request to a model, asked only of an answer every other rule accepts.
+        Rule(
+            "judge",
+            judge,
+            "it did not say the same as the original: add nothing and leave nothing out",
+            default=False,
         ),
     )
 }
@@ -431,7 +617,9 @@ def clean(original: str, text: str, rules: Rules | None = None) -> str:
 
 # Every rule and cleaner, in the order they run: the codes --disable-rule and --enable-rule take.
 CODES: tuple[str, ...] = (*CLEANERS, *RULES)
-DEFAULT_ENABLED: frozenset[str] = frozenset(CODES)
+DEFAULT_ENABLED: frozenset[str] = frozenset(
+    [*CLEANERS, *(code for code, rule in RULES.items() if rule.default)]
+)
 # The notebook exactly: its four rules (plus truncated and empty, which it could not see), and
 # no cleaners.
 NOTEBOOK_ENABLED: frozenset[str] = frozenset(
@@ -447,13 +635,13 @@ def validate(
     rules: Rules = DEFAULT_RULES,
     *,
     accepted: Sequence[str] = (),
-    known_similarity: float | None = None,
+    checker: Checker = OFFLINE,
 ) -> Rejection | None:
     """The first enabled rule the (cleaned) answer breaks, or None when it is accepted.
 
     `accepted`: the answers already accepted for the same paragraph and recipe.
     """
-    return check(Answer(original, text, finish_reason, tuple(accepted), known_similarity), rules)
+    return check(Answer(original, text, finish_reason, tuple(accepted), checker=checker), rules)
 
 
 def check(answer: Answer, rules: Rules) -> Rejection | None:

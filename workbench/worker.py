@@ -1,0 +1,213 @@
+"""One request slot of a run: work whole paragraphs, asking until each has its answers.
+
+A worker thread takes paragraphs from the run's queue. For each, it first settles the answers
+accepted for now that a rule still has to ask a server about (the judge, an embeddings model),
+then asks the recipe's request until the paragraph has the accepted answers the recipe wants or
+no attempts left, judging each answer as it comes. It never writes to the database: every
+finished attempt or check goes to the run's writer as an event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.checks import CheckCall, ServerChecker
+from workbench.client import Completion, Server
+from workbench.judging import Verdict, judge
+from workbench.recipes import Recipe
+from workbench.retry import (
+    RequestRefused,
+    Stopped,
+    TransientFailure,
+    raise_for_failure,
+    transport_policy,
+    validation_policy,
+)
+from workbench.validate import Known, Rejection, Rules
+
+
+@dataclass(frozen=True)
+class Awaiting:
+    """An answer accepted for now, that a rule still has to ask a server about."""
+
+    attempt_id: int
+    attempt_number: int
+    answer: str | None
+    cleaned: str
+    finish_reason: str | None
+    known: Known
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    paragraph_id: int
+    text: str
+    word_count: int
+    accepted: tuple[tuple[int, str], ...]  # (attempt number, answer) accepted under the recipe
+    rejected: int  # rejected answers under the recipe, in earlier runs
+    last_attempt_number: int
+    awaiting: tuple[Awaiting, ...] = ()
+
+
+@dataclass(frozen=True)
+class AttemptEvent:
+    """A finished attempt, the checks sent about it, and the paragraph status it settles."""
+
+    paragraph_id: int
+    attempt_number: int
+    completion: Completion
+    verdict: Verdict | None  # None: failed, no answer (or no check) to judge it
+    paragraph_status: str | None = None  # succeeded or skipped when this attempt settles it
+    checks: list[CheckCall] = field(default_factory=list)
+    check_failure: BaseException | None = None  # a check that kept failing: why it failed
+
+    @property
+    def outcome(self) -> str:
+        return self.verdict.outcome if self.verdict else "failed"
+
+    @property
+    def reason(self) -> str | None:
+        if self.verdict:
+            return self.verdict.reason
+        if self.check_failure is not None and self.checks:
+            return f"{self.checks[-1].kind}_{self.checks[-1].error}"
+        return self.completion.error
+
+    @property
+    def detail(self) -> str | None:
+        if self.verdict:
+            return self.verdict.detail
+        if self.check_failure is not None:
+            return f"the answer could not be checked: {self.check_failure}"
+        return self.completion.error_detail
+
+
+@dataclass(frozen=True)
+class CheckedEvent:
+    """A stored answer, accepted for now, judged now that the server was asked."""
+
+    paragraph_id: int
+    attempt_id: int
+    verdict: Verdict | None  # None: the server kept failing; only its requests are kept
+    checks: list[CheckCall]
+    paragraph_status: str | None = None
+
+
+@dataclass
+class StopRun:
+    """A worker's reason to stop the whole run."""
+
+    error: BaseException
+
+
+Event = AttemptEvent | CheckedEvent | StopRun | None  # None: a worker has finished
+
+
+@dataclass(frozen=True)
+class Slot:
+    """What every worker of a run shares."""
+
+    server: Server
+    judge_server: Server
+    recipe: Recipe
+    rules: Rules
+    retries: int
+    backoff: float
+    stop: threading.Event
+
+
+def worker(slot: Slot, todo: queue.SimpleQueue[WorkItem], events: queue.Queue[Event]) -> None:
+    """Work paragraphs from `todo` until it is empty or the run stops; report on `events`."""
+    assert slot.recipe.model is not None
+    checker = ServerChecker(
+        slot.server, slot.judge_server, slot.recipe.model,
+        retries=slot.retries, backoff=slot.backoff, stop=slot.stop,
+    )  # fmt: skip
+    try:
+        while not slot.stop.is_set():
+            try:
+                item = todo.get_nowait()
+            except queue.Empty:
+                break
+            with contextlib.suppress(Stopped):  # the paragraph stays pending for the next run
+                work_paragraph(slot, checker, item, events.put)
+    except BaseException as e:
+        events.put(StopRun(e))
+    finally:
+        checker.close()
+        events.put(None)
+
+
+def work_paragraph(
+    slot: Slot, checker: ServerChecker, item: WorkItem, emit: Callable[[Any], None]
+) -> None:
+    """Settle the paragraph's awaiting answers, then ask until it has the answers the recipe
+    wants or no attempts left."""
+    recipe, rules = slot.recipe, slot.rules
+    number = item.last_attempt_number
+    accepted = [answer for _, answer in item.accepted]
+    rejected = item.rejected
+    for waiting in item.awaiting:
+        before = [a for n, a in item.accepted if n < waiting.attempt_number and a in accepted]
+        try:
+            verdict = judge(
+                item.text, waiting.answer, waiting.finish_reason, rules, accepted=before,
+                known=waiting.known, known_cleaned=waiting.cleaned, checker=checker,
+            )  # fmt: skip
+        except (TransientFailure, RequestRefused):  # keep what was sent; the verdict stands
+            emit(CheckedEvent(item.paragraph_id, waiting.attempt_id, None, checker.take_calls()))
+            raise
+        if verdict.rejection is not None:
+            accepted.remove(waiting.cleaned)
+            rejected += 1
+        status = recipe.status(len(accepted), rejected)
+        emit(CheckedEvent(item.paragraph_id, waiting.attempt_id, verdict, checker.take_calls(),
+                          None if status == "pending" else status))  # fmt: skip
+    previous: tuple[str, Rejection] | None = None  # the last rejected answer, for the retry
+    rng = random.Random()
+
+    def send(body: dict[str, Any]) -> Completion:
+        nonlocal number
+        if slot.stop.is_set():
+            raise Stopped
+        number += 1
+        completion = slot.server.complete(checker.session, body)
+        if completion.failed:
+            emit(AttemptEvent(item.paragraph_id, number, completion, None))
+        return raise_for_failure(completion)
+
+    def ask() -> bool:
+        nonlocal rejected, previous
+        body = recipe.request_body(
+            item.text, item.word_count, max_ratio=rules.max_ratio, previous=previous, rng=rng
+        )
+        completion = transport_policy(slot.retries, slot.backoff, stop=slot.stop)(send, body)
+        try:
+            verdict = judge(
+                item.text, completion.answer, completion.finish_reason, rules,
+                accepted=accepted, checker=checker,
+            )  # fmt: skip
+        except (TransientFailure, RequestRefused) as e:  # a check kept failing: keep the answer
+            emit(AttemptEvent(item.paragraph_id, number, completion, None,
+                              checks=checker.take_calls(), check_failure=e))  # fmt: skip
+            raise
+        if verdict.rejection is None:
+            accepted.append(verdict.cleaned)
+        else:
+            rejected += 1
+            previous = (completion.answer or "", verdict.rejection)
+        status = recipe.status(len(accepted), rejected)
+        settled = None if status == "pending" else status
+        calls = checker.take_calls()
+        emit(AttemptEvent(item.paragraph_id, number, completion, verdict, settled, calls))
+        return status != "pending"
+
+    budget = recipe.budget - len(accepted) - rejected
+    if budget > 0 and recipe.status(len(accepted), rejected) == "pending":
+        validation_policy(budget, stop=slot.stop)(ask)
