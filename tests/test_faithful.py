@@ -20,8 +20,8 @@ ORIGINAL = (
     "and watched the little flame steady itself against the wind from the harbour."
 )
 GOOD = (
-    "At nightfall the lamplighter went up his ladder, set his long brass rod to the wick, "
-    "and waited while the small flame grew calm despite the harbour breeze."
+    "As dusk fell the lamplighter went up his ladder, put his long brass pole to the wick, "
+    "and watched the small flame hold steady against the wind off the harbour."
 )
 ELSEWHERE = (
     "Stock markets fell sharply on Tuesday as investors weighed fresh data on inflation, "
@@ -58,7 +58,7 @@ def test_a_faithful_paraphrase_passes_and_its_measures_are_kept(cli, fake, one, 
     assert run(cli, fake).exit_code == 0
     (row,) = attempts(db_path)
     assert (row["outcome"], row["reason"]) == ("accepted", None)
-    assert row["meaning"] > 0.65 and row["similarity"] < 0.6 and row["repetition"] == 0
+    assert row["meaning"] > 0.75 and row["similarity"] < 0.7 and row["repetition"] == 0
     assert row["length_ratio"] == pytest.approx(len(GOOD.split()) / len(ORIGINAL.split()), 1e-3)
     assert row["judge"] is None  # the judge is off by default
 
@@ -69,9 +69,9 @@ def test_meaning_drift_rejects_an_answer_about_something_else(cli, fake, one, db
     rejected, accepted = attempts(db_path)
     assert rejected["reason"] == "meaning_drift"
     assert rejected["detail"] == (
-        f"says something else: meaning similarity {rejected['meaning']:.2f} < 0.65 (WordLlama)"
+        f"says something else: meaning similarity {rejected['meaning']:.2f} < 0.75 (WordLlama)"
     )
-    assert rejected["meaning"] < 0.3 < 0.65 < accepted["meaning"]
+    assert rejected["meaning"] < 0.3 < 0.75 < accepted["meaning"]
     # A lower threshold is a rules change: the stored answer is judged again, not measured.
     result = cli("rules", "--min-meaning", "-0.5")
     assert "meaning_drift        rule    on   min_meaning -0.5 · WordLlama" in result.stdout
@@ -126,7 +126,7 @@ def test_the_judge_asks_another_server_and_its_answers_are_kept(
     cli, fake, one, db_path, judge_server
 ):
     judge_server.enqueue("No, it adds something.", "Yes.")
-    fake.enqueue(GOOD, GOOD.replace("harbour breeze", "harbour wind"))
+    fake.enqueue(GOOD, GOOD.replace("small flame", "little flame"))
     result = run(
         cli, fake, "--judge", "--judge-model", "judge-13b", "--judge-base-url",
         judge_server.base_url,

@@ -85,15 +85,24 @@ def test_the_story_answers_are_whole():
     assert all(set(row["defects"]) <= allowed and row["answer"] for row in story)
 
 
-def test_no_rule_rejects_a_hand_written_paraphrase(items):
+def test_the_default_rules_keep_the_hand_written_paraphrases(items):
     good = [i for i in items if i.good]
     assert len(good) >= (86 if NOVEL.is_file() else 31)
     rejected = [
-        (i.answer[:60], r.reason)
+        r.reason
         for i in good
         if (r := validate(i.original, i.answer, "stop", DEFAULT_RULES)) is not None
     ]
-    assert rejected == []
+    # Only meaning_drift may reject one, and rarely: a free rewrite of a short line.
+    assert set(rejected) <= {"meaning_drift"}
+    assert len(rejected) <= 0.03 * len(good)
+
+
+def test_the_default_rules_reach_the_goal_on_the_labelled_set(items):
+    ctx = measure_rules.context(items, [], NOVEL if NOVEL.is_file() else None)
+    result = measure_rules.measure_set(items, measure_rules.DEFAULT, ctx)
+    assert result.kept >= measure_rules.GOAL_KEPT
+    assert result.precision >= measure_rules.GOAL_PRECISION
 
 
 def test_too_similar_is_as_low_as_the_light_rewrites_allow(items):
@@ -125,9 +134,10 @@ def test_meaning_similarity_keeps_every_good_paraphrase_and_catches_drift(items)
     scores = meaning.similarities([(i.original, i.answer) for i in items])
     good = [s for s, i in zip(scores, items, strict=True) if i.good]
     drift = [s for s, i in zip(scores, items, strict=True) if i.label == "meaning_drift"]
-    assert min(good) >= measure_rules.DEFAULT_MIN_MEANING
+    kept = sum(s >= measure_rules.DEFAULT_MIN_MEANING for s in good) / len(good)
+    assert kept >= 0.97
     caught = sum(s < measure_rules.DEFAULT_MIN_MEANING for s in drift) / len(drift)
-    assert caught >= 0.55
+    assert caught >= 0.75
 
 
 def test_the_benchmark_runs_on_the_sample_story_alone():
