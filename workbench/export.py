@@ -305,8 +305,8 @@ class Selection:
         for ids, column in ((self.source_ids, "source_id"), (self.section_ids, "section_id")):
             if ids is None:
                 filters.append(("1", []))
-            else:
-                filters.append((f"{prefix}{column} IN ({_marks(ids)})", list(ids)))
+            else:  # coalesce: a paragraph in no section is not in any section asked for
+                filters.append((f"coalesce({prefix}{column} IN ({_marks(ids)}), 0)", list(ids)))
         words, params = ["1"], []
         if self.min_words is not None:
             words.append(f"{prefix}word_count >= ?")
@@ -363,19 +363,21 @@ def _source_ids(db: Database, wanted: Sequence[str]) -> list[int]:
     return ids
 
 
+def _title_key(title: str) -> str:
+    return " ".join(title.split()).casefold().rstrip(".")
+
+
 def _title_keys(title: str) -> set[str]:
-    """What a --section matches a heading by, ignoring case: its whole title, or its label
-    before the first full stop ("CHAPTER I" for "CHAPTER I. THE PERIOD")."""
-    title = " ".join(title.split()).casefold()
-    return {title, title.split(". ")[0].rstrip(".")}
+    """What a --section matches a heading by, ignoring case and a final full stop: its whole
+    title, or its label before the first full stop ("CHAPTER I" for "CHAPTER I. THE PERIOD")."""
+    return {_title_key(title), _title_key(title.split(". ")[0])}
 
 
 def _section_ids(db: Database, wanted: Sequence[str]) -> list[int]:
     sections = db.execute("SELECT id, title FROM sections ORDER BY source_id, position").fetchall()
     ids: list[int] = []
     for title in wanted:
-        key = " ".join(title.split()).casefold()
-        matched = [sid for sid, stitle in sections if key in _title_keys(stitle)]
+        matched = [sid for sid, stitle in sections if _title_key(title) in _title_keys(stitle)]
         if not matched:
             if not sections:
                 raise WorkbenchError(
