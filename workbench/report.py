@@ -92,6 +92,7 @@ def report(db: Database, recipe_name: str | None = None) -> dict[str, Any]:
                 {"rid": rid},
             )
         ],
+        "sections": sections(db, rid),
         "runs": [
             dict(row)
             for row in db.query(
@@ -114,7 +115,9 @@ def report(db: Database, recipe_name: str | None = None) -> dict[str, Any]:
                     (SELECT a.detail FROM attempts a WHERE a.paragraph_id = ps.paragraph_id
                      AND a.recipe_id = ps.recipe_id AND a.outcome = 'rejected'
                      ORDER BY a.attempt_number DESC LIMIT 1) AS detail,
-                    ps.text
+                    ps.text,
+                    (SELECT c.title FROM paragraphs p JOIN sections c ON c.id = p.section_id
+                     WHERE p.id = ps.paragraph_id) AS section
                 FROM paragraph_status ps
                 WHERE ps.recipe_id IS ? AND ps.status = 'skipped'
                 ORDER BY ps.source_id, ps.position
@@ -124,6 +127,30 @@ def report(db: Database, recipe_name: str | None = None) -> dict[str, Any]:
         ],
         "recipes": recipe_summaries(db, recipes),
     }
+
+
+def sections(db: Database, recipe_id: int | None) -> list[dict[str, Any]]:
+    """Paragraphs by section (the heading above them; None before a source's first) and by
+    status under a recipe, in book order: where a book's skipped paragraphs cluster."""
+    return [
+        dict(row)
+        for row in db.query(
+            """
+            SELECT s.name AS source, c.position AS position, c.title AS section,
+                c.level AS level, count(*) AS paragraphs, sum(p.filtered) AS filtered,
+                sum(p.filtered = 0 AND coalesce(ps.status, 'pending') = 'pending') AS pending,
+                coalesce(sum(ps.status = 'succeeded'), 0) AS succeeded,
+                coalesce(sum(ps.status = 'skipped'), 0) AS skipped
+            FROM paragraphs p
+            JOIN sources s ON s.id = p.source_id
+            LEFT JOIN sections c ON c.id = p.section_id
+            LEFT JOIN paragraph_status ps ON ps.paragraph_id = p.id AND ps.recipe_id IS :rid
+            GROUP BY p.source_id, p.section_id
+            ORDER BY p.source_id, c.position
+            """,
+            {"rid": recipe_id},
+        )
+    ]
 
 
 def recipe_summaries(db: Database, recipes: list[Recipe] | None = None) -> list[dict[str, Any]]:
@@ -343,9 +370,12 @@ def format_report(data: dict[str, Any]) -> str:
         lines.append("Skipped")
         for row in data["skipped"]:
             preview = row["text"][:60] + ("…" if len(row["text"]) > 60 else "")
+            section = row["section"] or ""
+            section = section if len(section) <= 30 else section[:29] + "…"
             lines.append(
-                f"  {row['source']} ¶{row['position']} {row['reason']}: {row['detail']}"
-                f"  {preview!r}"
+                f"  {row['source']} ¶{row['position']}"
+                + (f" [{section}]" if section else "")
+                + f" {row['reason']}: {row['detail']}  {preview!r}"
             )
     return "\n".join(lines)
 
