@@ -553,7 +553,17 @@ def test_dpo_with_one_answer_a_paragraph_says_what_to_run(cli, fake, book):
     assert result.stdout == "Wrote 2 preference pairs to d.jsonl\n"
     assert result.stderr.splitlines()[-1] == (
         "3 paragraphs had one accepted answer, too few for a preference pair: `workbench run` "
-        "works the pending ones; those skipped need a larger `--max-attempts` (now 5)"
+        "works the 3 pending"
+    )
+    # Skipped after one answer: more tries is what helps.
+    fake.responder = lambda body, call: Reply("no")
+    run_skipping = cli("run", "--base-url", fake.base_url, "-q", "--max-attempts", "1")
+    assert run_skipping.exit_code == 0, run_skipping.stderr
+    fake.responder = responder
+    result = export(cli, "--format", "dpo", "-o", "d.jsonl")
+    assert result.stderr.splitlines()[-1] == (
+        "3 paragraphs had one accepted answer, too few for a preference pair: "
+        "`workbench run --max-attempts 2` gives the 3 skipped more tries"
     )
 
 

@@ -21,7 +21,14 @@ from workbench.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT
 from workbench.db import BUSY_TIMEOUT_S, DEFAULT_DB, is_locked, open_db
 from workbench.errors import ExitCode, WorkbenchError
 from workbench.export import DEFAULT_FORMAT, DEFAULT_SEED
-from workbench.formats import DEFAULT_AUTHOR, FORWARD
+from workbench.formats import (
+    BACKWARD,
+    DEFAULT_AUTHOR,
+    DEFAULT_INSTRUCTION,
+    DEFAULT_SYSTEM,
+    FORMATS,
+    FORWARD,
+)
 from workbench.ingest import DEFAULT_ENCODING, DEFAULT_MIN_WORDS, read_sources
 from workbench.ingest import ingest as ingest_files
 from workbench.options import (
@@ -454,7 +461,7 @@ def export(
         typer.Option(
             "--format",
             "-f",
-            help="notebook (the notebook's JSONL), messages, prompt-completion, alpaca, sharegpt, text (the originals alone), dpo (preference pairs) or csv.",
+            help=f"One of: {', '.join(FORMATS)}. notebook is the notebook's JSONL; text the originals alone; dpo preference pairs (run --outputs 2 first).",
         ),
     ] = DEFAULT_FORMAT,
     recipe: Annotated[
@@ -467,7 +474,7 @@ def export(
     direction: Annotated[
         str,
         typer.Option(
-            help="paraphrase-to-original: the original is the model's answer; original-to-paraphrase: the paraphrase is (a model that writes plainly).",
+            help=f"{FORWARD}: the original is the model's answer; {BACKWARD}: the paraphrase is, to train a model that writes plainly.",
         ),
     ] = FORWARD,
     author: Annotated[
@@ -477,14 +484,14 @@ def export(
     instruction: Annotated[
         str | None,
         typer.Option(
-            help="Put before the text in the prompt; '' for none. [default: 'Rephrase the following text in the style of {author}.']",
+            help=f"Put before the text in the prompt; '' for none. [default: {DEFAULT_INSTRUCTION[FORWARD]!r}, or {DEFAULT_INSTRUCTION[BACKWARD]!r}]",
             show_default=False,
         ),
     ] = None,
     system: Annotated[
         str | None,
         typer.Option(
-            help="System message of messages, sharegpt and alpaca; '' for none. [default: 'You rewrite text in the style of {author}.']",
+            help=f"System message of messages, sharegpt and alpaca; '' for none. [default: {DEFAULT_SYSTEM[FORWARD]!r}, or {DEFAULT_SYSTEM[BACKWARD]!r}]",
             show_default=False,
         ),
     ] = None,

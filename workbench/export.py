@@ -494,18 +494,30 @@ def split_side(seed: int, identity: str, share: float) -> int:
     return 0 if int.from_bytes(digest, "big") < share * 2**64 else 1
 
 
-def _more_answers_hint(selection: Selection, recipe_named: bool) -> str:
-    """The command that gets a second answer for paragraphs that have one."""
+def _more_answers_hint(db: Database, selection: Selection, recipe_named: bool) -> str:
+    """The command that gets a second answer for the paragraphs that have one."""
     if selection.all_recipes or not selection.recipes:
         return "`workbench run --recipe NAME --outputs 2` asks a recipe for a second answer"
     recipe = selection.recipes[0]
     command = "workbench run" + (f" --recipe {recipe.name}" if recipe_named else "")
     if recipe.outputs < 2:
         return f"`{command} --outputs 2` asks for a second answer"
-    return (
-        f"`{command}` works the pending ones; those skipped need a larger "
-        f"`--max-attempts` (now {recipe.max_attempts})"
+    counts = dict(
+        db.execute(
+            "SELECT status, count(*) FROM paragraph_status WHERE recipe_id = ? AND accepted = 1 "
+            "GROUP BY status",
+            [recipe.id],
+        ).fetchall()
     )
+    hints = []
+    if counts.get("pending"):
+        hints.append(f"`{command}` works the {counts['pending']:,} pending")
+    if counts.get("skipped"):
+        hints.append(
+            f"`{command} --max-attempts {recipe.max_attempts + 1}` gives the "
+            f"{counts['skipped']:,} skipped more tries"
+        )
+    return "; ".join(hints) or f"`{command}` asks for more"
 
 
 def export(db: Database, options: ExportOptions) -> ExportResult:
@@ -529,7 +541,6 @@ def export(db: Database, options: ExportOptions) -> ExportResult:
         [OutputFile(str(t)) for t in targets] or [OutputFile("stdout")],
         split=options.split,
         seed=seed if options.split is not None else None,
-        hint=_more_answers_hint(selection, options.recipe is not None),
     )
     if selection.recipe_ids == []:
         rows: Iterator[tuple[Any, ...]] = iter(())
@@ -539,6 +550,8 @@ def export(db: Database, options: ExportOptions) -> ExportResult:
     with _written(targets) as handles:
         writers = [fmt.writer(handle) for handle in handles]
         _write(rows, fmt, wording, options, result, writers)
+    if result.too_few:
+        result.hint = _more_answers_hint(db, selection, options.recipe is not None)
     return result
 
 
