@@ -289,6 +289,13 @@ def test_notebook_is_the_default_and_unchanged(cli, job):
     export(cli)
     export(cli, "--format", "notebook", "-o", "nb.jsonl")
     assert Path("output.jsonl").read_bytes() == Path("nb.jsonl").read_bytes()
+    # Shaped, its lines are the same bytes.
+    export(cli, "--limit", "3", "-o", "three.jsonl")
+    lines = Path("nb.jsonl").read_bytes().splitlines(keepends=True)
+    assert Path("three.jsonl").read_bytes() == b"".join(lines[:3])
+    export(cli, "--split", "0.5", "-o", "nb.jsonl")
+    halves = Path("nb.train.jsonl").read_bytes() + Path("nb.val.jsonl").read_bytes()
+    assert sorted(halves.splitlines()) == sorted(b"".join(lines).splitlines())
     records = jsonl("nb.jsonl", notebook=True)
     assert [list(r) for r in records] == [["text", "metadata"]] * 12
     for record, (_, paraphrase, original) in zip(records, stored_pairs(job), strict=True):

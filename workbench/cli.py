@@ -20,7 +20,8 @@ from workbench import __version__
 from workbench.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT
 from workbench.db import BUSY_TIMEOUT_S, DEFAULT_DB, is_locked, open_db
 from workbench.errors import ExitCode, WorkbenchError
-from workbench.export import DEFAULT_FORMAT, DEFAULT_SEED
+from workbench.export import DEFAULT_FORMAT, DEFAULT_SEED, ExportOptions
+from workbench.export import export as export_pairs
 from workbench.formats import (
     BACKWARD,
     DEFAULT_AUTHOR,
@@ -550,9 +551,6 @@ def export(
 
     A recipe that wants several answers a paragraph (--outputs) gives a record for each. Records per file, lengths and what was left out are printed on stderr.
     """
-    from workbench.export import ExportOptions
-    from workbench.export import export as export_pairs
-
     options = ExportOptions(
         output=output, format=format, recipe=recipe, direction=direction, author=author,
         instruction=instruction, system=system, source_label=source_label,
