@@ -391,7 +391,8 @@ LEFT JOIN progress g ON g.paragraph_id = p.id AND g.recipe_id = r.id
 WHERE p.filtered = 0;
 
 -- The training pairs: each paragraph's accepted answers under each recipe, up to the recipe's
--- `outputs`, in source order. `export` writes these.
+-- `outputs`, in source order. `export` writes these; the columns after attempt_number (added by
+-- migration m005) say where the paragraph is in its book, for export's filters and metadata.
 CREATE VIEW pairs AS
 SELECT
     p.id             AS paragraph_id,
@@ -403,9 +404,14 @@ SELECT
     a.id             AS attempt_id,
     a.run_id         AS run_id,
     a.recipe_id      AS recipe_id,
-    a.attempt_number AS attempt_number
+    a.attempt_number AS attempt_number,
+    p.source_id      AS source_id,
+    p.section_id     AS section_id,   -- NULL before the source's first heading
+    c.title          AS section,      -- the heading above the paragraph: "CHAPTER I. THE PERIOD"
+    p.word_count     AS word_count    -- of the original
 FROM (
-    SELECT *, row_number() OVER (
+    -- only the columns used: attempts rows also carry every request and response body
+    SELECT id, paragraph_id, recipe_id, run_id, attempt_number, cleaned, row_number() OVER (
         PARTITION BY paragraph_id, recipe_id ORDER BY attempt_number
     ) AS nth
     FROM attempts WHERE outcome = 'accepted'
@@ -413,5 +419,6 @@ FROM (
 JOIN paragraphs p ON p.id = a.paragraph_id
 JOIN sources s ON s.id = p.source_id
 JOIN recipes r ON r.id = a.recipe_id
+LEFT JOIN sections c ON c.id = p.section_id
 WHERE a.nth <= r.outputs
 ORDER BY s.id, p.position, p.id, r.id, a.attempt_number;

@@ -20,8 +20,16 @@ from workbench import __version__
 from workbench.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT
 from workbench.db import BUSY_TIMEOUT_S, DEFAULT_DB, is_locked, open_db
 from workbench.errors import ExitCode, WorkbenchError
-from workbench.export import DEFAULT_AUTHOR, DEFAULT_OUTPUT
+from workbench.export import DEFAULT_FORMAT, DEFAULT_SEED, ExportOptions
 from workbench.export import export as export_pairs
+from workbench.formats import (
+    BACKWARD,
+    DEFAULT_AUTHOR,
+    DEFAULT_INSTRUCTION,
+    DEFAULT_SYSTEM,
+    FORMATS,
+    FORWARD,
+)
 from workbench.ingest import DEFAULT_ENCODING, DEFAULT_MIN_WORDS, read_sources
 from workbench.ingest import ingest as ingest_files
 from workbench.options import (
@@ -489,33 +497,120 @@ def report(
 @user_errors
 def export(
     output: Annotated[
-        str, typer.Option("--output", "-o", help="The JSONL file to write; - for stdout.")
-    ] = DEFAULT_OUTPUT,
-    author: Annotated[str, typer.Option(help="Author named in each prompt.")] = DEFAULT_AUTHOR,
-    source_label: Annotated[
-        str | None,
-        typer.Option(help="metadata.source of every line. [default: the source file's name]"),
-    ] = None,
-    recipe: Annotated[
         str | None,
         typer.Option(
-            help="Export this recipe's pairs, or 'all' for every recipe's. [default: the "
-            "current recipe]",
+            "--output",
+            "-o",
+            help="The file to write; - for stdout. With --split, NAME.train.jsonl and NAME.val.jsonl beside it. [default: output.jsonl; output.csv for --format csv]",
             show_default=False,
         ),
     ] = None,
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help=f"One of: {', '.join(FORMATS)}. notebook is the notebook's JSONL; text the originals alone; dpo preference pairs (run --outputs 2 first).",
+        ),
+    ] = DEFAULT_FORMAT,
+    recipe: Annotated[
+        str | None,
+        typer.Option(
+            help="Export this recipe's pairs, or 'all' for every recipe's. [default: the current recipe]",
+            show_default=False,
+        ),
+    ] = None,
+    direction: Annotated[
+        str,
+        typer.Option(
+            help=f"{FORWARD}: the original is the model's answer; {BACKWARD}: the paraphrase is, to train a model that writes plainly.",
+        ),
+    ] = FORWARD,
+    author: Annotated[
+        str,
+        typer.Option(help="Author named in the prompt ({author} in --instruction and --system)."),
+    ] = DEFAULT_AUTHOR,
+    instruction: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Put before the text in the prompt; '' for none. [default: {DEFAULT_INSTRUCTION[FORWARD]!r}, or {DEFAULT_INSTRUCTION[BACKWARD]!r}]",
+            show_default=False,
+        ),
+    ] = None,
+    system: Annotated[
+        str | None,
+        typer.Option(
+            help=f"System message of messages, sharegpt and alpaca; '' for none. [default: {DEFAULT_SYSTEM[FORWARD]!r}, or {DEFAULT_SYSTEM[BACKWARD]!r}]",
+            show_default=False,
+        ),
+    ] = None,
+    source_label: Annotated[
+        str | None,
+        typer.Option(help="metadata.source of every record. [default: the source file's name]"),
+    ] = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only this source (file name or path); repeat for several.", show_default=False
+        ),
+    ] = None,
+    section: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only this section: a heading's title, or its label before the first full stop (CHAPTER IV); any case; repeat for several.",
+            show_default=False,
+        ),
+    ] = None,
+    min_words: Annotated[
+        int | None,
+        typer.Option(help="Only originals of this many words or more.", show_default=False),
+    ] = None,
+    max_words: Annotated[
+        int | None,
+        typer.Option(help="Only originals of this many words or fewer.", show_default=False),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            help="Write at most this many records, the first in source order.", show_default=False
+        ),
+    ] = None,
+    dedupe: Annotated[
+        bool,
+        typer.Option(
+            "--dedupe",
+            help="Drop paragraphs whose original (its words) came earlier in the export.",
+        ),
+    ] = False,
+    split: Annotated[
+        float | None,
+        typer.Option(
+            help="Share of paragraphs for NAME.train.jsonl, the rest to NAME.val.jsonl, e.g. 0.9; a paragraph's lines stay together.",
+            show_default=False,
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help=f"Seed of --split's hash. [default: {DEFAULT_SEED}]", show_default=False),
+    ] = None,
     db: DbOption = Path(DEFAULT_DB),
 ) -> None:
-    """Write the accepted pairs as JSONL: the paraphrase is the prompt, the original the target.
+    """Write the accepted pairs as training data: the paraphrase is the prompt, the original the target.
 
-    A recipe that wants several answers a paragraph (--outputs) gives a line for each.
+    A recipe that wants several answers a paragraph (--outputs) gives a record for each. Records per file, lengths and what was left out are printed on stderr.
     """
+    options = ExportOptions(
+        output=output, format=format, recipe=recipe, direction=direction, author=author,
+        instruction=instruction, system=system, source_label=source_label,
+        sources=tuple(source or ()), sections=tuple(section or ()), min_words=min_words,
+        max_words=max_words, limit=limit, dedupe=dedupe, split=split, seed=seed,
+    )  # fmt: skip
+    options.checked_format()  # a bad option is refused before the database is opened
     with open_db(db) as database:
-        count = export_pairs(
-            database, output, author=author, source_label=source_label, recipe=recipe
-        )
-    message = f"Wrote {count:,} pairs" + (f" to {output}" if output != "-" else "")
-    typer.echo(message, err=output == "-")
+        result = export_pairs(database, options)
+    typer.echo(result.wrote(), err=output == "-")
+    for line in result.statistics():
+        typer.echo(line, err=True)
 
 
 @app.command()

@@ -134,6 +134,7 @@ def report(
         "mean_latency_s": numbers["mean_latency_s"],
         "checks": checks(db, rid, run_id),
         "sources": _sources(db, rid, statuses["succeeded"]),
+        "sections": sections(db, recipe),
         "runs": _runs(db, rid, run_id),
         "skipped": skipped_paragraphs(db, rid, run_id, limit=skipped),
         "recipes": recipe_summaries(db),
@@ -187,6 +188,51 @@ def _sources(db: Database, recipe_id: int | None, succeeded: int) -> list[dict[s
     return rows
 
 
+def sections(db: Database, recipe: Recipe | None) -> list[dict[str, Any]]:
+    """Paragraphs by section (the heading above them; None before a source's first) and by
+    status under a recipe, in book order: where a book's skipped paragraphs cluster."""
+    if db.execute("SELECT NOT EXISTS (SELECT 1 FROM sections)").fetchone()[0]:
+        return []
+    found: dict[tuple[int, int | None], dict[str, Any]] = {}
+    for (
+        source,
+        source_id,
+        section_id,
+        position,
+        title,
+        level,
+        filtered,
+        accepted,
+        rejected,
+        n,
+    ) in db.execute(
+        """
+            SELECT s.name, p.source_id, p.section_id, c.position, c.title, c.level, p.filtered,
+                g.accepted, g.rejected, count(*)
+            FROM paragraphs p
+            JOIN sources s ON s.id = p.source_id
+            LEFT JOIN sections c ON c.id = p.section_id
+            LEFT JOIN progress g ON g.paragraph_id = p.id AND g.recipe_id IS :recipe
+            GROUP BY p.source_id, p.section_id, p.filtered, g.accepted, g.rejected
+            """,
+        {"recipe": recipe.id if recipe else None},
+    ):
+        row = found.setdefault(
+            (source_id, section_id),
+            {"source": source, "position": position, "section": title, "level": level,
+             "paragraphs": 0, "filtered": 0, "pending": 0, "succeeded": 0, "skipped": 0},
+        )  # fmt: skip
+        row["paragraphs"] += n
+        if filtered:
+            row["filtered"] += n
+        elif recipe is None or accepted is None:
+            row["pending"] += n
+        else:
+            row[recipe.status(accepted, rejected)] += n
+    order = sorted(found, key=lambda key: (key[0], found[key]["position"] or 0))
+    return [found[key] for key in order]
+
+
 def _runs(db: Database, recipe_id: int | None, run_id: int | None) -> list[dict[str, Any]]:
     return [
         dict(row)
@@ -228,7 +274,8 @@ def skipped_paragraphs(
                 (SELECT a.detail FROM attempts a WHERE a.paragraph_id = g.paragraph_id
                  AND a.recipe_id = g.recipe_id AND a.outcome = 'rejected'
                  ORDER BY a.attempt_number DESC LIMIT 1) AS detail,
-                p.text
+                p.text,
+                (SELECT c.title FROM sections c WHERE c.id = p.section_id) AS section
             FROM progress_status g
             JOIN paragraphs p ON p.id = g.paragraph_id
             JOIN sources s ON s.id = p.source_id
@@ -370,9 +417,12 @@ def format_report(data: dict[str, Any]) -> str:
         )
         for row in skipped[:SKIPPED_SHOWN]:
             preview = row["text"][:60] + ("…" if len(row["text"]) > 60 else "")
+            section = row["section"] or ""
+            section = section if len(section) <= 30 else section[:29] + "…"
             lines.append(
-                f"  {row['source']} ¶{row['position']} {row['reason']}: {row['detail']}"
-                f"  {preview!r}"
+                f"  {row['source']} ¶{row['position']}"
+                + (f" [{section}]" if section else "")
+                + f" {row['reason']}: {row['detail']}  {preview!r}"
             )
         if more > 0:
             lines.append(f"  … and {more:,} more")
