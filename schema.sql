@@ -422,3 +422,42 @@ JOIN recipes r ON r.id = a.recipe_id
 LEFT JOIN sections c ON c.id = p.section_id
 WHERE a.nth <= r.outputs
 ORDER BY s.id, p.position, p.id, r.id, a.attempt_number;
+
+-- Full-text search over the paragraphs and the answers (what the rules judged): the tables
+-- sqlite-utils' enable_fts() makes, which Datasette's search box uses. Kept in step by the
+-- triggers below, which (unlike sqlite-utils' own) fire only when the text changes, so that
+-- judging every answer again does not index them all again.
+CREATE VIRTUAL TABLE "paragraphs_fts" USING FTS5 (
+    "text",
+    content="paragraphs"
+);
+CREATE TRIGGER paragraphs_fts_insert AFTER INSERT ON paragraphs
+BEGIN
+    INSERT INTO paragraphs_fts (rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER paragraphs_fts_delete AFTER DELETE ON paragraphs
+BEGIN
+    INSERT INTO paragraphs_fts (paragraphs_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TRIGGER paragraphs_fts_update AFTER UPDATE OF text ON paragraphs
+BEGIN
+    INSERT INTO paragraphs_fts (paragraphs_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    INSERT INTO paragraphs_fts (rowid, text) VALUES (new.id, new.text);
+END;
+CREATE VIRTUAL TABLE "attempts_fts" USING FTS5 (
+    "cleaned",
+    content="attempts"
+);
+CREATE TRIGGER attempts_fts_insert AFTER INSERT ON attempts
+BEGIN
+    INSERT INTO attempts_fts (rowid, cleaned) VALUES (new.id, new.cleaned);
+END;
+CREATE TRIGGER attempts_fts_delete AFTER DELETE ON attempts
+BEGIN
+    INSERT INTO attempts_fts (attempts_fts, rowid, cleaned) VALUES ('delete', old.id, old.cleaned);
+END;
+CREATE TRIGGER attempts_fts_update AFTER UPDATE OF cleaned ON attempts
+BEGIN
+    INSERT INTO attempts_fts (attempts_fts, rowid, cleaned) VALUES ('delete', old.id, old.cleaned);
+    INSERT INTO attempts_fts (rowid, cleaned) VALUES (new.id, new.cleaned);
+END;

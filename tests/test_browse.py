@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -23,8 +24,8 @@ from tests.browsing import (
     text,
     writable_again,
 )
-from tests.conftest import REVIEW_ANSWERS, REVIEW_PARAGRAPHS, words
-from tests.fakeserver import FakeServer
+from tests.conftest import REVIEW_ANSWERS, REVIEW_PARAGRAPHS, reworded, words
+from tests.fakeserver import FakeServer, Reply
 from workbench.browse import is_loopback, metadata
 
 pytest.importorskip("datasette")
@@ -65,6 +66,8 @@ def test_every_canned_query_runs_through_the_json_api(served):
         "review_accepted",
         "paragraph_history",
         "rejection_reasons",
+        "compare_recipes",
+        "search_answers",
         "skipped_paragraphs",
         "runs_summary",
     }  # a new query gets its expected rows below
@@ -72,6 +75,8 @@ def test_every_canned_query_runs_through_the_json_api(served):
 
 def test_review_rejected_rows(served):
     rows = get_json(served, "review_rejected")
+    assert (rows[0].pop("repetition"), rows[0].pop("judge")) == (0.0, None)
+    assert 0 < rows[0].pop("meaning") < 0.75  # too short, and far from the original's meaning
     assert [(r["history"], r["attempt_number"], r["reason"]) for r in rows] == [
         (1, 1, "too_short"),
         (3, 1, "preamble"),
@@ -107,6 +112,9 @@ def test_review_rejected_rows(served):
 
 def test_review_accepted_rows(served):
     rows = get_json(served, "review_accepted")
+    # The least faithful first: sorted by meaning similarity, lowest first.
+    assert [r["meaning"] for r in rows] == sorted(r["meaning"] for r in rows)
+    rows.sort(key=lambda r: r["attempt"])
     assert [(r["attempt"], r["history"], r["original"], r["answer"]) for r in rows] == [
         (2, 1, P1, REVIEW_ANSWERS[P1][1]),
         (4, 3, P3, REVIEW_ANSWERS[P3][1]),
@@ -161,6 +169,52 @@ def test_summary_queries_rows(served):
     )
     pairs = get_json(served, "pairs")
     assert [p["paraphrase"] for p in pairs] == [REVIEW_ANSWERS[P1][1], REVIEW_ANSWERS[P3][1]]
+
+
+def test_search_answers_finds_words_in_answers(served):
+    rows = get_json(served, "search_answers", q="lamp")
+    assert sorted((r["history"], r["outcome"], r["reason"]) for r in rows) == [
+        (3, "accepted", None),
+        (3, "rejected", "preamble"),
+    ]
+    assert rows[0]["original"] == P3
+    assert get_json(served, "search_answers", q="carriage") == []
+    assert get_json(served, "search_answers", q="") == []
+    assert get_json(served, "search_answers", q='"unbalanced') == []  # escaped, not an error
+    # The tables' own search boxes: the full-text index behind each.
+    found = get_json(served, "attempts", _search="tower")
+    assert [r["id"] for r in found] == [2]
+    assert [r["id"] for r in get_json(served, "paragraphs", _search="stairs")] == [3]
+    assert 'name="_search"' in get_page(served, "attempts")
+
+
+def test_compare_recipes_page_shows_report_compare_numbers(cli, fake, tmp_path, db_path):
+    source = tmp_path / "s.txt"
+    source.write_text("\n\n".join(REVIEW_PARAGRAPHS) + "\n", encoding="utf-8")
+    assert cli("ingest", source).exit_code == 0
+    fake.responder = lambda body, call: Reply(
+        "no" if call == 1 else reworded(body["messages"][1]["content"], call)
+    )
+    base = ["run", "--base-url", fake.base_url, "-q", "--concurrency", "1"]
+    assert cli(*base).exit_code == 0
+    assert cli(*base, "--recipe", "cool", "--temperature", "0.1").exit_code == 0
+    expected = json.loads(cli("report", "--compare", "--json").stdout)
+    with browsing(db_path) as browse:
+        rows = get_json(browse, "compare_recipes")
+        only = get_json(browse, "compare_recipes", recipes="cool")
+        by_run = get_json(browse, "rejection_reasons", run="1")
+        assert get_json(browse, "rejection_reasons", run="2") == []
+    assert [r["recipe"] for r in rows] == ["default", "cool"]
+    for row, want in zip(rows, expected["recipes"], strict=True):
+        assert row["paragraphs"] == expected["paragraphs"] == 3
+        for key in ("accept_rate", "accepted_first_try", "attempts_per_accepted",
+                    "completion_tokens_per_accepted", "succeeded"):  # fmt: skip
+            assert row[key] == want[key], key
+        assert json.loads(row["rejection_reasons"]) == want["rejection_reasons"]
+    assert [r["recipe"] for r in only] == ["cool"]
+    assert [(r["recipe"], r["run"], r["reason"], r["attempts"]) for r in by_run] == [
+        ("default", 1, "too_short", 3)
+    ]
 
 
 # The HTML pages: what the plugin renders.
@@ -338,17 +392,17 @@ def test_a_pending_schema_step_on_a_read_only_file_is_one_error_line(review_db, 
 def test_browse_migrates_a_writable_file_with_a_pending_step(cli, tmp_path, db_path):
     (tmp_path / "s.txt").write_text(words(10), encoding="utf-8")
     assert cli("ingest", tmp_path / "s.txt").exit_code == 0
-    with sqlite3.connect(db_path) as conn:  # an older database: no `cleaned` column yet
-        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm001_attempts_cleaned'")
-        conn.execute("DROP VIEW pairs")
-        conn.execute("ALTER TABLE attempts DROP COLUMN cleaned")
-        conn.execute("CREATE VIEW pairs AS SELECT 1 AS x")
+    with sqlite3.connect(db_path) as conn:  # an older database: no search index yet
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm007_search'")
+        for table in ("paragraphs", "attempts"):
+            for event in ("insert", "delete", "update"):
+                conn.execute(f"DROP TRIGGER {table}_fts_{event}")
+            conn.execute(f"DROP TABLE {table}_fts")
     conn.close()
     with browsing(db_path) as browse:
         assert get_json(browse, "review_accepted") == []
-    assert "cleaned" in [
-        r[1] for r in sqlite3.connect(db_path).execute("PRAGMA table_info(attempts)")
-    ]
+    tables = [r[0] for r in sqlite3.connect(db_path).execute("SELECT name FROM sqlite_master")]
+    assert "attempts_fts" in tables
 
 
 def test_browse_serves_while_a_run_is_writing(cli, tmp_path, db_path):

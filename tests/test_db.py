@@ -184,6 +184,11 @@ def test_a_fresh_database_is_marked_and_complete(cli, book, db_path):
             ("table", "progress"),
             ("table", "tallies"),
             ("table", "checks"),
+            *(
+                ("table", f"{table}_fts{part}")
+                for table in ("paragraphs", "attempts")
+                for part in ("", "_data", "_idx", "_docsize", "_config")
+            ),
             ("table", "_sqlite_migrations"),
             ("view", "pairs"),
             ("view", "paragraph_status"),

@@ -148,10 +148,12 @@ def test_a_new_recipe_works_the_same_paragraphs_again(cli, fake, job, db_path):
 
 def test_a_new_recipe_needs_a_name_that_is_not_all(cli, fake, job, db_path):
     before = snapshot(db_path)
+    result = run(cli, fake, "--recipe", "a,b")
+    assert result.exit_code == 1 and "a recipe name is letters" in result.stderr
     result = run(cli, fake, "--recipe", "all")
     assert result.exit_code == 1
     assert result.stderr == (
-        "Error: --recipe 'all': a recipe name is a word without surrounding spaces, and not 'all'\n"
+        "Error: --recipe 'all': a recipe name is letters, digits, '_', '-' and '.', and not 'all'\n"
     )
     assert fake.requests == [] and snapshot(db_path) == before
 

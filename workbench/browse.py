@@ -36,8 +36,11 @@ def metadata(db: Path) -> dict[str, Any]:
     """datasette.yaml (configuration as data), addressed to this database's name."""
     import yaml  # Datasette's own dependency, so only needed with the [browse] extra
 
+    from workbench.compare import COMPARE_SQL
+
     text = resources.files("workbench").joinpath("datasette.yaml").read_text("utf-8")
     data: dict[str, Any] = yaml.safe_load(text)
+    data["databases"]["*"]["queries"]["compare_recipes"]["sql"] = COMPARE_SQL.strip()
     data["databases"] = {Path(db).stem: data["databases"]["*"]}
     return data
 

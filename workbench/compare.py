@@ -3,6 +3,7 @@ they have all finished (`workbench report --compare`): did the new prompt or mod
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlite_utils import Database
@@ -15,7 +16,7 @@ from workbench.recipes import (
     paragraph_counts,
     stored_recipes,
 )
-from workbench.report import counts, tally
+from workbench.report import tally
 
 
 def recipe_summaries(db: Database, recipes: list[Recipe] | None = None) -> list[dict[str, Any]]:
@@ -66,6 +67,57 @@ def format_recipes(summaries: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+# Recipes side by side over the paragraphs they have all finished (succeeded or skipped), one
+# row per recipe. :recipes names them, comma-separated ('' for all). `report --compare` and
+# browse's "Compare recipes" page (datasette.yaml) both run this, so they show the same numbers.
+COMPARE_SQL = """
+with chosen as (
+  select id, name, model from recipes
+  where :recipes = '' or instr(',' || :recipes || ',', ',' || name || ',') > 0
+),
+finished as (
+  select g.paragraph_id from progress_status g join chosen c on c.id = g.recipe_id
+  where g.status != 'pending'
+  group by g.paragraph_id having count(*) = (select count(*) from chosen)
+),
+answers as (
+  select a.recipe_id, a.paragraph_id, a.attempt_number, a.outcome, a.completion_tokens,
+    a.latency_s
+  from attempts a join finished f on f.paragraph_id = a.paragraph_id
+  where a.recipe_id in (select id from chosen)
+),
+firsts as (  -- each finished paragraph's first judged answer, under each recipe
+  select recipe_id, paragraph_id, outcome from (
+    select recipe_id, paragraph_id, outcome, row_number() over (
+      partition by recipe_id, paragraph_id order by attempt_number) as nth
+    from answers where outcome != 'failed'
+  ) where nth = 1
+)
+select
+  c.name as recipe,
+  c.model,
+  (select count(*) from finished) as paragraphs,
+  (select count(*) from progress_status g join finished f on f.paragraph_id = g.paragraph_id
+   where g.recipe_id = c.id and g.status = 'succeeded') as succeeded,
+  round(1.0 * sum(a.outcome = 'accepted') / nullif(sum(a.outcome != 'failed'), 0), 3)
+    as accept_rate,
+  (select round(1.0 * sum(outcome = 'accepted') / nullif(count(*), 0), 3)
+   from firsts where firsts.recipe_id = c.id) as accepted_first_try,
+  round(1.0 * sum(a.outcome != 'failed') / nullif(sum(a.outcome = 'accepted'), 0), 2)
+    as attempts_per_accepted,
+  round(1.0 * sum(a.completion_tokens) / nullif(sum(a.outcome = 'accepted'), 0), 1)
+    as completion_tokens_per_accepted,
+  round(avg(case when a.outcome != 'failed' then a.latency_s end), 3) as mean_latency_s,
+  coalesce(sum(a.outcome = 'failed'), 0) as failed,
+  (select json_group_object(reason, n) from (
+     select reason, count(*) as n from attempts b join finished f on f.paragraph_id = b.paragraph_id
+     where b.recipe_id = c.id and b.outcome = 'rejected'
+     group by reason order by n desc, reason)) as rejection_reasons
+from chosen c left join answers a on a.recipe_id = c.id
+group by c.id order by c.id
+"""
+
+
 def compare(db: Database, names: list[str] | None = None) -> dict[str, Any]:
     """Recipes side by side over the paragraphs they have all finished (succeeded or skipped):
     did the new prompt or model do better?"""
@@ -76,71 +128,16 @@ def compare(db: Database, names: list[str] | None = None) -> dict[str, Any]:
             + (", ".join(r.name for r in stored_recipes(db)) or "none")
             + " (make another with `workbench run --recipe NAME …`)"
         )
-    ids = [recipe.id for recipe in recipes]
-    marks = ", ".join("?" * len(ids))
-    db.execute("DROP TABLE IF EXISTS temp.compared")
-    db.execute(
-        f"""
-        CREATE TEMP TABLE compared AS
-        SELECT paragraph_id FROM paragraph_status
-        WHERE recipe_id IN ({marks}) AND status != 'pending'
-        GROUP BY paragraph_id HAVING count(*) = ?
-        """,
-        [*ids, len(ids)],
-    )
-    common = db.execute("SELECT count(*) FROM temp.compared").fetchone()[0]
-    rows = []
-    for recipe in recipes:
-        (validated, accepted, completion, latency, failed) = db.execute(
-            """
-            SELECT coalesce(sum(a.outcome != 'failed'), 0),
-                coalesce(sum(a.outcome = 'accepted'), 0),
-                coalesce(sum(a.completion_tokens), 0),
-                avg(CASE WHEN a.outcome != 'failed' THEN a.latency_s END),
-                coalesce(sum(a.outcome = 'failed'), 0)
-            FROM attempts a JOIN temp.compared c ON c.paragraph_id = a.paragraph_id
-            WHERE a.recipe_id = ?
-            """,
-            [recipe.id],
-        ).fetchone()
-        first_try = db.execute(
-            """
-            SELECT count(*) FROM temp.compared c
-            WHERE (SELECT a.outcome FROM attempts a WHERE a.paragraph_id = c.paragraph_id
-                   AND a.recipe_id = ? AND a.outcome != 'failed'
-                   ORDER BY a.attempt_number LIMIT 1) = 'accepted'
-            """,
-            [recipe.id],
-        ).fetchone()[0]
-        succeeded = db.execute(
-            "SELECT count(*) FROM paragraph_status s JOIN temp.compared c "
-            "ON c.paragraph_id = s.paragraph_id WHERE s.recipe_id = ? AND s.status = 'succeeded'",
-            [recipe.id],
-        ).fetchone()[0]
-        rows.append(
-            {
-                "name": recipe.name,
-                "model": recipe.model,
-                "succeeded": succeeded,
-                "accept_rate": round(accepted / validated, 3) if validated else None,
-                "accepted_first_try": round(first_try / common, 3) if common else None,
-                "attempts_per_accepted": round(validated / accepted, 2) if accepted else None,
-                "completion_tokens_per_accepted": round(completion / accepted, 1)
-                if accepted
-                else None,
-                "mean_latency_s": round(latency, 3) if latency is not None else None,
-                "failed": failed,
-                "rejection_reasons": counts(
-                    db,
-                    "SELECT a.reason, count(*) FROM attempts a JOIN temp.compared c "
-                    "ON c.paragraph_id = a.paragraph_id WHERE a.recipe_id = ? "
-                    "AND a.outcome = 'rejected' GROUP BY a.reason ORDER BY count(*) DESC, a.reason",
-                    [recipe.id],
-                ),
-            }
+    rows = [
+        dict(row)
+        for row in db.query(
+            COMPARE_SQL, {"recipes": ",".join(r.name for r in recipes) if names else ""}
         )
-    db.execute("DROP TABLE temp.compared")
-    return {"paragraphs": common, "recipes": rows}
+    ]
+    for row in rows:
+        row["name"] = row.pop("recipe")
+        row["rejection_reasons"] = json.loads(row["rejection_reasons"] or "{}")
+    return {"paragraphs": rows[0]["paragraphs"] if rows else 0, "recipes": rows}
 
 
 def _rate(value: float | None, percent: bool = True) -> str:

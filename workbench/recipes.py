@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import random
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -43,6 +44,7 @@ DEFAULT_MAX_ATTEMPTS = 5
 TOKENS_PER_WORD = 1.6
 TOKEN_MARGIN = 32
 
+_NAME = re.compile(r"[\w][\w.-]*")  # a word: it goes on command lines and in lists
 # The fields that say how a recipe asks (fixed once stored), and its budgets (may change).
 ASKING = (
     "model", "system_prompt", "user_template", "temperature", "max_tokens",
@@ -68,9 +70,9 @@ class Recipe:
     id: int | None = field(default=None, compare=False)  # its row, once stored
 
     def __post_init__(self) -> None:
-        if not self.name.strip() or self.name.strip() != self.name or self.name == "all":
+        if not _NAME.fullmatch(self.name) or self.name == "all":
             raise WorkbenchError(
-                f"--recipe {self.name!r}: a recipe name is a word without surrounding spaces, "
+                f"--recipe {self.name!r}: a recipe name is letters, digits, '_', '-' and '.', "
                 "and not 'all'"
             )
         if not 0 <= self.temperature <= 2:
