@@ -429,18 +429,6 @@ def lowest_threshold(items: list[Item], measure: Callable[[str, str], float]) ->
     return (math.floor(round(highest * 100, 6)) + 1) / 100
 
 
-def repeated_share(answer: str, n: int = 4) -> float:
-    """A candidate loop measure, not a rule: the share of the answer's word n-grams that occur
-    in it more than once. Prose scores 0; an answer that loops but stops before the token cap
-    (or copies the original and then repeats it) scores high."""
-    words = WORD.findall(answer.lower())
-    grams = [tuple(words[k : k + n]) for k in range(len(words) - n + 1)]
-    counts: dict[tuple[str, ...], int] = {}
-    for gram in grams:
-        counts[gram] = counts.get(gram, 0) + 1
-    return sum(c for c in counts.values() if c > 1) / len(grams) if grams else 0.0
-
-
 def copied_share(original: str, answer: str, n: int = 3) -> float:
     """A candidate copy measure, not a rule: the share of the original's word n-grams
     (lower-cased, punctuation ignored) that the answer repeats. Unlike too_similar's ratio, a

@@ -56,6 +56,17 @@ def fake() -> Iterator[FakeServer]:
         yield server
 
 
+# A paragraph and a faithful paraphrase of it, written by us: every rule accepts it.
+LAMP = (
+    "The lamplighter climbed his ladder at dusk, touched the wick with his long brass pole, "
+    "and watched the little flame steady itself against the wind from the harbour."
+)
+LAMP_PARAPHRASE = (
+    "As dusk fell the lamplighter went up his ladder, put his long brass pole to the wick, "
+    "and watched the small flame hold steady against the wind off the harbour."
+)
+
+
 def words(n: int, stem: str = "word") -> str:
     """A paragraph of n distinct words."""
     return " ".join(f"{stem}{i}" for i in range(n))

@@ -12,17 +12,11 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from tests.conftest import paragraph_rows, statuses
+from tests.conftest import LAMP, LAMP_PARAPHRASE, paragraph_rows, statuses
 from tests.fakeserver import FakeServer, Reply
 
-ORIGINAL = (
-    "The lamplighter climbed his ladder at dusk, touched the wick with his long brass pole, "
-    "and watched the little flame steady itself against the wind from the harbour."
-)
-GOOD = (
-    "As dusk fell the lamplighter went up his ladder, put his long brass pole to the wick, "
-    "and watched the small flame hold steady against the wind off the harbour."
-)
+ORIGINAL = LAMP
+GOOD = LAMP_PARAPHRASE
 ELSEWHERE = (
     "Stock markets fell sharply on Tuesday as investors weighed fresh data on inflation, "
     "wages and the central bank's next decision about interest rates."

@@ -7,6 +7,7 @@ import json
 import pytest
 from sqlite_utils import Database
 
+from tests.conftest import LAMP, LAMP_PARAPHRASE
 from tests.fakeserver import Reply
 from workbench.validate import (
     CLEANERS,
@@ -18,14 +19,8 @@ from workbench.validate import (
     validate,
 )
 
-ORIGINAL = (
-    "The lamplighter climbed his ladder at dusk, touched the wick with his long brass pole, "
-    "and watched the little flame steady itself against the wind from the harbour."
-)
-GOOD = (
-    "As dusk fell the lamplighter went up his ladder, put his long brass pole to the wick, "
-    "and watched the small flame hold steady against the wind off the harbour."
-)
+ORIGINAL = LAMP
+GOOD = LAMP_PARAPHRASE
 
 
 DEFAULT = Rules()

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.client import Completion, Server
+from workbench.client import Call, Completion, Server
 from workbench.meaning import EmbeddingCall, embeddings_similarity
 from workbench.retry import Stopped, raise_for_failure, transport_policy
 from workbench.validate import JUDGE_QUESTION, OFFLINE, Rules
@@ -26,26 +26,19 @@ _FIRST_WORD = re.compile(r"[^\W_]+")
 
 
 @dataclass
-class CheckCall:
+class CheckCall(Call):
     """One request a rule sent about an answer: the makings of a `checks` row."""
 
-    kind: str  # "embeddings" or "judge"
-    request: dict[str, Any]
-    started_at: str
-    finished_at: str
-    latency_s: float
-    http_status: int | None
-    response: str | None  # the body as received
-    result: str | None  # the judge's "yes" or "no"; the embeddings' similarity, as text
-    error: str | None = None
-    error_detail: str | None = None
-    retry_after: float | None = None
+    kind: str = ""  # "embeddings" or "judge"
+    result: str | None = None  # the judge's "yes" or "no"; the embeddings' similarity, as text
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
 
-    @property
-    def failed(self) -> bool:
-        return self.error is not None
+
+def _check(kind: str, call: Call, **fields: Any) -> CheckCall:
+    """A CheckCall holding what `call` recorded."""
+    shared = {name: getattr(call, name) for name in Call.__dataclass_fields__}
+    return CheckCall(**shared, kind=kind, **fields)
 
 
 def judge_body(model: str, original: str, answer: str) -> dict[str, Any]:
@@ -62,11 +55,9 @@ def judge_body(model: str, original: str, answer: str) -> dict[str, Any]:
 def judgment(completion: Completion) -> CheckCall:
     """The judge's answer read from its first word (yes or no, any case, punctuation aside);
     anything else is a failed judgment, retried like a failed request."""
-    call = CheckCall(
-        "judge", completion.request, completion.started_at, completion.finished_at,
-        completion.latency_s, completion.http_status, completion.response, None,
-        completion.error, completion.error_detail, completion.retry_after,
-        completion.prompt_tokens, completion.completion_tokens,
+    call = _check(
+        "judge", completion, prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
     )  # fmt: skip
     if not call.failed:
         first = _FIRST_WORD.search(completion.answer or "")
@@ -82,11 +73,7 @@ def judgment(completion: Completion) -> CheckCall:
 
 
 def embedding_check(call: EmbeddingCall) -> CheckCall:
-    return CheckCall(
-        "embeddings", call.request, call.started_at, call.finished_at, call.latency_s,
-        call.http_status, call.response, None if call.score is None else f"{call.score:.4f}",
-        call.error, call.error_detail, call.retry_after,
-    )  # fmt: skip
+    return _check("embeddings", call, result=None if call.score is None else f"{call.score:.4f}")
 
 
 class ServerChecker:

@@ -24,8 +24,9 @@ PROBE_TIMEOUT = 8.0  # the pre-flight check answers within 10 s even when the se
 
 
 @dataclass
-class Completion:
-    """One request and what came back: the makings of an attempts row."""
+class Call:
+    """One request and what came back, usable or not: what every request record shares (a chat
+    completion, an embeddings call, a rule's check), and what retry.py decides on."""
 
     request: dict[str, Any]
     started_at: str
@@ -33,10 +34,6 @@ class Completion:
     latency_s: float = 0.0
     http_status: int | None = None
     response: str | None = None  # the body as received
-    answer: str | None = None
-    finish_reason: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
     # Set when there is no usable answer: connection_error, timeout, http_NNN, bad_json, bad_body.
     error: str | None = None
     error_detail: str | None = None
@@ -45,6 +42,40 @@ class Completion:
     @property
     def failed(self) -> bool:
         return self.error is not None
+
+
+@dataclass
+class Completion(Call):
+    """One chat completion: the makings of an attempts row."""
+
+    answer: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+def post(session: requests.Session, url: str, call: Call, timeout: float) -> str | None:
+    """POST `call.request` as JSON to `url` and record on `call` what happened; returns the body
+    when a response came (its parsing is the caller's). Never raises for the network."""
+    start = time.perf_counter()
+    body = None
+    try:
+        response = session.post(url, json=call.request, timeout=(CONNECT_TIMEOUT, timeout))
+    except requests.Timeout as e:
+        call.error, call.error_detail = "timeout", _first_line(e)
+    except requests.RequestException as e:
+        call.error, call.error_detail = "connection_error", _first_line(e)
+    else:
+        call.http_status = response.status_code
+        call.response = body = response.content.decode("utf-8", errors="replace")
+        call.retry_after = _retry_after(response.headers.get("Retry-After"))
+        if response.status_code != 200:
+            call.error = f"http_{response.status_code}"
+            call.error_detail = _server_message(body) or f"HTTP {response.status_code}"
+            body = None
+    call.latency_s = time.perf_counter() - start
+    call.finished_at = utc_now()
+    return body
 
 
 def check_base_url(base_url: str) -> str:
@@ -113,34 +144,14 @@ class Server:
     def complete(self, session: requests.Session, body: dict[str, Any]) -> Completion:
         """POST one chat completion; never raises for what the server or network does."""
         completion = Completion(request=body, started_at=utc_now())
-        start = time.perf_counter()
-        try:
-            response = session.post(
-                f"{self.base_url}/chat/completions",
-                json=body,
-                timeout=(CONNECT_TIMEOUT, self.timeout),
-            )
-        except requests.Timeout as e:
-            completion.error, completion.error_detail = "timeout", _first_line(e)
-        except requests.RequestException as e:
-            completion.error, completion.error_detail = "connection_error", _first_line(e)
-        else:
-            completion.http_status = response.status_code
-            completion.response = response.content.decode("utf-8", errors="replace")
-            completion.retry_after = _retry_after(response.headers.get("Retry-After"))
-            _parse(completion)
-        completion.latency_s = time.perf_counter() - start
-        completion.finished_at = utc_now()
+        text = post(session, f"{self.base_url}/chat/completions", completion, self.timeout)
+        if text is not None:
+            _parse(completion, text)
         return completion
 
 
-def _parse(completion: Completion) -> None:
-    """Fill in the answer from the body, or the error that explains why there is none."""
-    body = completion.response or ""
-    if completion.http_status != 200:
-        completion.error = f"http_{completion.http_status}"
-        completion.error_detail = _server_message(body) or f"HTTP {completion.http_status}"
-        return
+def _parse(completion: Completion, body: str) -> None:
+    """Fill in the answer from a 200 body, or the error that explains why there is none."""
     try:
         data = json.loads(body)
     except ValueError:

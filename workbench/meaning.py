@@ -22,7 +22,6 @@ import json
 import logging
 import math
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from workbench.client import CONNECT_TIMEOUT, Server, _first_line, _retry_after, _server_message
+from workbench.client import Call, Server, _first_line, post
 from workbench.db import utc_now
 from workbench.errors import WorkbenchError
 
@@ -146,28 +145,10 @@ EMBEDDINGS_TIMEOUT = 60.0  # seconds: two short texts, even on a busy CPU server
 
 
 @dataclass
-class EmbeddingCall:
-    """One POST /embeddings and what came back: enough to store it next to the attempt.
+class EmbeddingCall(Call):
+    """One POST /embeddings and what came back: enough to store it next to the attempt."""
 
-    The fields that say whether it failed (error, http_status, retry_after) are named as on
-    client.Completion, so the same transient/refused decision applies.
-    """
-
-    request: dict[str, Any]
-    started_at: str
-    finished_at: str = ""
-    latency_s: float = 0.0
-    http_status: int | None = None
-    response: str | None = None  # the body as received
     score: float | None = None  # cosine similarity of the two embeddings
-    # Set when there is no score: connection_error, timeout, http_NNN, bad_json, bad_body.
-    error: str | None = None
-    error_detail: str | None = None
-    retry_after: float | None = None
-
-    @property
-    def failed(self) -> bool:
-        return self.error is not None
 
 
 def embeddings_request(model: str, original: str, answer: str) -> dict[str, Any]:
@@ -187,34 +168,14 @@ def embeddings_similarity(
     """POST both texts to {server.base_url}/embeddings and score their cosine similarity;
     never raises for what the server or network does."""
     call = EmbeddingCall(request=embeddings_request(model, original, answer), started_at=utc_now())
-    start = time.perf_counter()
-    try:
-        response = session.post(
-            f"{server.base_url}/embeddings",
-            json=call.request,
-            timeout=(CONNECT_TIMEOUT, timeout),
-        )
-    except requests.Timeout as e:
-        call.error, call.error_detail = "timeout", _first_line(e)
-    except requests.RequestException as e:
-        call.error, call.error_detail = "connection_error", _first_line(e)
-    else:
-        call.http_status = response.status_code
-        call.response = response.content.decode("utf-8", errors="replace")
-        call.retry_after = _retry_after(response.headers.get("Retry-After"))
-        _parse_embeddings(call)
-    call.latency_s = time.perf_counter() - start
-    call.finished_at = utc_now()
+    body = post(session, f"{server.base_url}/embeddings", call, timeout)
+    if body is not None:
+        _parse_embeddings(call, body)
     return call
 
 
-def _parse_embeddings(call: EmbeddingCall) -> None:
-    """Fill in the score from an OpenAI embeddings body, or the error saying why there is none."""
-    body = call.response or ""
-    if call.http_status != 200:
-        call.error = f"http_{call.http_status}"
-        call.error_detail = _server_message(body) or f"HTTP {call.http_status}"
-        return
+def _parse_embeddings(call: EmbeddingCall, body: str) -> None:
+    """Fill in the score from a 200 embeddings body, or the error saying why there is none."""
     try:
         data = json.loads(body)
     except ValueError:

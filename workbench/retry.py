@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from tenacity import (
     RetryCallState,
@@ -28,24 +28,14 @@ from tenacity import (
     wait_random,
 )
 
+from workbench.client import Call
+
 DEFAULT_RETRIES = 8  # with the default backoff: about 4 minutes of a dead server before giving up
 DEFAULT_BACKOFF = 1.0  # seconds before the first retry; doubles each time
 MAX_BACKOFF = 60.0
 
 
-class Reply(Protocol):
-    """A request's record (a completion, an embeddings call, a judge's check): what failed."""
-
-    http_status: int | None
-    error: str | None
-    error_detail: str | None
-    retry_after: float | None
-
-    @property
-    def failed(self) -> bool: ...
-
-
-R = TypeVar("R", bound=Reply)
+R = TypeVar("R", bound=Call)
 
 
 class Stopped(Exception):
@@ -55,7 +45,7 @@ class Stopped(Exception):
 class TransientFailure(Exception):
     """No usable answer, but worth asking again."""
 
-    def __init__(self, reply: Reply) -> None:
+    def __init__(self, reply: Call) -> None:
         super().__init__(f"{reply.error}: {reply.error_detail}")
         self.reply = reply
 
@@ -63,12 +53,12 @@ class TransientFailure(Exception):
 class RequestRefused(Exception):
     """The server refused the request itself (HTTP 4xx other than 429): asking again won't help."""
 
-    def __init__(self, reply: Reply) -> None:
+    def __init__(self, reply: Call) -> None:
         super().__init__(f"HTTP {reply.http_status}: {reply.error_detail}")
         self.reply = reply
 
 
-def is_transient(reply: Reply) -> bool:
+def is_transient(reply: Call) -> bool:
     """Whether a failed request may succeed if sent again."""
     status = reply.http_status
     if status is None or status == 200:
