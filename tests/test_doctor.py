@@ -35,6 +35,7 @@ def test_doctor_all_good(cli, fake, tmp_path):
     assert lines[2].startswith("✓ completion answered 'ready' in ")
     assert lines[3].startswith("✓ database   ")
     assert "1 paragraphs: 1 pending" in lines[3]
+    assert lines[4].startswith("✓ meaning    WordLlama loaded offline in ")
     assert fake.requests[0]["max_tokens"] == 16
 
 

@@ -699,10 +699,12 @@ def doctor(
     api_key: ApiKeyOption = None,
     db: DbOption = Path(DEFAULT_DB),
 ) -> None:
-    """Check the server (reachable, a model loaded, one tiny answer) and the database."""
-    from workbench.doctor import check_database, check_server
+    """Check the server (reachable, a model loaded, one tiny answer), the database and the meaning model."""
+    from workbench.doctor import check_database, check_meaning, check_server
 
-    checks = check_server(base_url, api_key=api_key, model=model) + check_database(db)
+    checks = (
+        check_server(base_url, api_key=api_key, model=model) + check_database(db) + check_meaning()
+    )
     marks = {"ok": "✓", "warn": "!", "fail": "✗"}
     for check in checks:
         typer.echo(f"{marks[check.status]} {check.name:<10} {check.message}")

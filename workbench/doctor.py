@@ -93,7 +93,7 @@ def _reasons(body: str) -> bool:
 
 
 def check_database(path: Path) -> list[Check]:
-    """The database exists, is ours, is migrated, and has no run left open by a dead process."""
+    """The database exists, is ours and is migrated; what it holds."""
     from workbench.db import open_db
     from workbench.migrations import schema_version
     from workbench.report import report
@@ -122,3 +122,25 @@ def check_database(path: Path) -> list[Check]:
     if p["eligible"] == 0:
         checks.append(Check("paragraphs", "warn", "nothing to paraphrase: ingest a text file"))
     return checks
+
+
+def check_meaning() -> list[Check]:
+    """The meaning rule's offline model (WordLlama) loads from the installed package."""
+    import time
+
+    from workbench.meaning import load_wordllama, similarity
+
+    start = time.perf_counter()
+    try:
+        load_wordllama()
+    except WorkbenchError as e:
+        return [Check("meaning", "fail", str(e))]
+    loaded = time.perf_counter() - start
+    score = similarity("The cat sat on the mat.", "A cat was sitting on the mat.")
+    return [
+        Check(
+            "meaning",
+            "ok",
+            f"WordLlama loaded offline in {loaded:.2f} s (a paraphrase scores {score:.2f})",
+        )
+    ]
