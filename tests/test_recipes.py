@@ -323,7 +323,7 @@ def test_recipes_lists_and_shows(cli, fake, job, db_path):
     assert lines[0].split() == [
         "recipe", "model", "prompt", "succ.", "skip.", "pend.", "accept", "tok/acc"
     ]  # fmt: skip
-    assert lines[1].startswith("  default        fake-model               You are an expert novel")
+    assert lines[1].startswith("  default  fake-model  You are an expert novelist. Par…")
     assert lines[1].split()[-5:] == ["4", "0", "0", "80%", "10.2"]  # 41 tokens for 4 answers
     assert lines[2].split() == ["*", "short", "fake-model", "Be", "brief.", "4", "0", "0",
                                 "100%", "10"]  # fmt: skip

@@ -51,8 +51,10 @@ def format_recipes(summaries: list[dict[str, Any]]) -> str:
     """One line per recipe: `workbench recipes`."""
     if not summaries:
         return "No recipes yet: `workbench run` makes the first, `default`."
+    name = max(6, *(len(s["name"]) for s in summaries))
+    model = max(5, *(len(str(s["model"])) for s in summaries))
     lines = [
-        f"  {'recipe':<14} {'model':<24} {'prompt':<32} {'succ.':>6} {'skip.':>6} "
+        f"  {'recipe':<{name}}  {'model':<{model}}  {'prompt':<32} {'succ.':>6} {'skip.':>6} "
         f"{'pend.':>6} {'accept':>6} {'tok/acc':>8}"
     ]
     for s in summaries:
@@ -60,8 +62,8 @@ def format_recipes(summaries: list[dict[str, Any]]) -> str:
         prompt = " ".join(s["settings"]["system_prompt"].split())
         prompt = prompt if len(prompt) <= 32 else prompt[:31] + "…"
         lines.append(
-            f"{'*' if s['current'] else ' '} {s['name']:<14} {s['model']!s:<24} {prompt:<32} "
-            f"{p['succeeded']:>6,} {p['skipped']:>6,} {p['pending']:>6,} "
+            f"{'*' if s['current'] else ' '} {s['name']:<{name}}  {s['model']!s:<{model}}  "
+            f"{prompt:<32} {p['succeeded']:>6,} {p['skipped']:>6,} {p['pending']:>6,} "
             f"{_rate(s['accept_rate']):>6} {_rate(s['completion_tokens_per_accepted'], False):>8}"
         )
     return "\n".join(lines)
@@ -149,9 +151,10 @@ def _rate(value: float | None, percent: bool = True) -> str:
 def format_compare(data: dict[str, Any]) -> str:
     """The comparison as a table for people, a column per recipe."""
     recipes = data["recipes"]
-    width = max(12, *(len(r["name"]) for r in recipes)) + 2
+    width = max(12, *(len(r["name"]) for r in recipes), *(len(str(r["model"])) for r in recipes))
+    width += 2
     reasons = sorted({reason for r in recipes for reason in r["rejection_reasons"]})
-    rows: list[tuple[str, list[str]]] = [
+    rows: list[tuple[str, list[str] | None]] = [
         ("model", [str(r["model"]) for r in recipes]),
         ("succeeded", [f"{r['succeeded']:,}" for r in recipes]),
         ("accept rate", [_rate(r["accept_rate"]) for r in recipes]),
@@ -162,7 +165,7 @@ def format_compare(data: dict[str, Any]) -> str:
             [_rate(r["completion_tokens_per_accepted"], False) for r in recipes],
         ),
         ("mean latency (s)", [_rate(r["mean_latency_s"], False) for r in recipes]),
-        ("rejections", [""] * len(recipes) if reasons else []),
+        *((("rejections", None),) if reasons else ()),
         *(
             (f"  {reason}", [f"{r['rejection_reasons'].get(reason, 0):,}" for r in recipes])
             for reason in reasons
@@ -173,7 +176,7 @@ def format_compare(data: dict[str, Any]) -> str:
         f"Over the {data['paragraphs']:,} paragraphs every recipe compared has finished:",
         " " * label + "".join(f"{r['name']:>{width}}" for r in recipes),
     ]
-    for name, values in rows:
-        if values:
-            lines.append(f"{name:<{label}}" + "".join(f"{value:>{width}}" for value in values))
+    for name, values in rows:  # None: a heading
+        values_text = "".join(f"{value:>{width}}" for value in values or [])
+        lines.append(f"{name:<{label}}{values_text}".rstrip())
     return "\n".join(lines)
