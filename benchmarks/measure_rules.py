@@ -26,7 +26,9 @@ It prints, in Markdown:
 3. meaning similarity (WordLlama) per label, and what each threshold rejects;
 4. the facts check per label; 5. too_similar's threshold against light rewrites and copies;
 6. with --embeddings-url and --embeddings-model, meaning similarity from that server's
-   /embeddings (the second backend) per label, next to WordLlama's.
+   /embeddings (the second backend) per label, next to WordLlama's;
+7. with --judge-url and --judge-model, what that model answers to the judge's question about
+   each labelled answer.
 A rule is measured on the cleaned answer, as `run` validates it.
 """
 
@@ -595,9 +597,10 @@ def report(novel: Path | None, min_meaning: float | None = None) -> str:
     say("")
     lowest = min((ctx.meaning[(i.original, i.answer)], i) for i in items if i.good)
     say(
-        f"Suggested `--min-meaning`: {suggested:g}, the highest multiple of 0.05 that keeps every "
-        f"good answer (the lowest scores {lowest[0]:.2f}, a paraphrase of a "
-        f"{len(lowest[1].original.split())}-word paragraph: short paragraphs score lowest)."
+        f"The highest multiple of 0.05 that keeps every good answer: {suggested:g} (the lowest "
+        f"scores {lowest[0]:.2f}, a paraphrase of a {len(lowest[1].original.split())}-word "
+        f"paragraph: short paragraphs score lowest). The default, {DEFAULT_MIN_MEANING:g}, "
+        "gives up a few of them for the goal: see the rule sets above."
     )
     if not have_novel:
         say(
@@ -715,6 +718,36 @@ def server_report(items: list[Item], ctx: Context, base_url: str, model: str) ->
     return "\n".join(out)
 
 
+def judge_report(items: list[Item], url: str, model: str) -> str:
+    """What a model says to the judge's question (the `judge` rule's request, at temperature 0)
+    about every labelled answer: how often it says yes to good answers and to each defect."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from workbench.checks import judge_body, judgment
+
+    server = Server(url, timeout=120)
+
+    def ask(item: Item) -> str:
+        with server.session() as session:
+            call = judgment(server.complete(session, judge_body(model, item.original, item.answer)))
+        return call.result or "other"
+
+    with ThreadPoolExecutor(4) as pool:
+        said = list(pool.map(ask, items))
+    lines = [
+        f"**The judge** ({model}): its answer to the judge's question, by label",
+        "",
+        "| answers | n | yes | no | neither (a failed judgment) |",
+        "|---|---|---|---|---|",
+    ]
+    for label in LABELS:
+        answers = [s for s, i in zip(said, items, strict=True) if i.label == label]
+        if answers:
+            counts = [sum(a == v for a in answers) for v in ("yes", "no", "other")]
+            lines.append(f"| {label} | {len(answers)} | " + " | ".join(map(str, counts)) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--novel", help=f"the novel's text [default: {DEFAULT_NOVEL}]")
@@ -725,6 +758,8 @@ def main() -> None:
     )
     parser.add_argument("--embeddings-url", help="also score with this server's /embeddings")
     parser.add_argument("--embeddings-model", help="the model to ask for embeddings")
+    parser.add_argument("--judge-url", help="also ask this server's model the judge's question")
+    parser.add_argument("--judge-model", help="the model that judges")
     args = parser.parse_args()
     novel = novel_path(args.novel)
     print(report(novel, args.min_meaning))
@@ -733,6 +768,9 @@ def main() -> None:
         ctx = context(items, [], novel)
         print()
         print(server_report(items, ctx, args.embeddings_url, args.embeddings_model))
+    if args.judge_url and args.judge_model:
+        print()
+        print(judge_report(load(novel), args.judge_url, args.judge_model))
 
 
 if __name__ == "__main__":

@@ -163,3 +163,38 @@ def test_ctrl_c_stops_the_embedded_run_and_its_server(cli, tmp_path, db_path):
     assert "Interrupted: finished attempts are saved; run again to resume." in stderr
     assert "Traceback" not in stderr
     assert next(Database(db_path).query("SELECT status FROM runs"))["status"] == "interrupted"
+
+
+def test_the_judge_on_the_real_model_keeps_every_question_and_answer(cli, tmp_path, db_path):
+    """The judge's plumbing on a real server: structure only (a 135M model judges poorly)."""
+    assert cli("ingest", first_paragraphs(tmp_path, 3)).exit_code == 0
+    # No rule but the judge (and `empty`), so that every answer of the model reaches it.
+    off = ["truncated", "banned_phrase", "multiple_paragraphs", "too_short", "too_long"]
+    result = cli(
+        "run", "--embedded", "-q", "--concurrency", "2", "--max-attempts", "1",
+        "--notebook-rules", *(a for code in off for a in ("--disable-rule", code)), "--judge",
+        "--max-tokens", "60",
+    )  # fmt: skip
+    assert result.exit_code in (0, 5), result.stderr  # 5: the model kept not saying yes or no
+    db = Database(db_path)
+    checks = list(db.query("SELECT * FROM checks ORDER BY id"))
+    assert checks, "no answer reached the judge"
+    for check in checks:
+        assert check["kind"] == "judge"
+        assert (check["result"], check["error"]) in (("yes", None), ("no", None)) or (
+            check["result"] is None and check["error"] in ("bad_judgment", "timeout")
+        )
+        body = json.loads(check["request"])
+        assert (body["model"], body["temperature"], body["max_tokens"]) == (
+            "SmolLM2-135M-Instruct.Q4_1", 0, 8
+        )  # fmt: skip
+        answer = json.loads(check["response"])["choices"][0]["message"]["content"]
+        assert answer is not None and check["prompt_tokens"] > 0
+    judged = {row["id"]: row for row in db.query("SELECT * FROM attempts WHERE judge IS NOT NULL")}
+    for attempt in judged.values():
+        last = [c for c in checks if c["attempt_id"] == attempt["id"]][-1]
+        assert last["result"] == attempt["judge"]
+        assert (attempt["outcome"], attempt["reason"]) in (
+            ("accepted", None),
+            ("rejected", "judge"),
+        )
