@@ -323,8 +323,15 @@ BEGIN
         last_reason = (SELECT reason FROM attempts a
             WHERE a.paragraph_id = progress.paragraph_id AND a.recipe_id = progress.recipe_id
               AND a.outcome = 'rejected' ORDER BY a.attempt_number DESC LIMIT 1)
-    WHERE (paragraph_id, recipe_id) IN (VALUES (old.paragraph_id, old.recipe_id),
-                                               (new.paragraph_id, new.recipe_id));
+    WHERE paragraph_id = old.paragraph_id AND recipe_id = old.recipe_id;
+    UPDATE progress SET
+        last_attempt_number = coalesce((SELECT max(attempt_number) FROM attempts a
+            WHERE a.paragraph_id = progress.paragraph_id AND a.recipe_id = progress.recipe_id), 0),
+        last_reason = (SELECT reason FROM attempts a
+            WHERE a.paragraph_id = progress.paragraph_id AND a.recipe_id = progress.recipe_id
+              AND a.outcome = 'rejected' ORDER BY a.attempt_number DESC LIMIT 1)
+    WHERE paragraph_id = new.paragraph_id AND recipe_id = new.recipe_id
+      AND (new.paragraph_id, new.recipe_id) IS NOT (old.paragraph_id, old.recipe_id);
     DELETE FROM progress WHERE attempts = 0
         AND paragraph_id = old.paragraph_id AND recipe_id = old.recipe_id;
     UPDATE tallies SET

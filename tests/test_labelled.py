@@ -144,5 +144,5 @@ def test_the_benchmark_runs_on_the_sample_story_alone():
     text = measure_rules.report(ROOT / "no-such-novel.txt")
     assert text.startswith("The novel is not at ")
     assert "goblin-answers" not in text.split("**Rule sets**")[0]
-    assert "Suggested `--min-meaning`" in text
+    assert "The highest multiple of 0.05 that keeps every good answer" in text
     json.dumps(text)  # plain text, printable anywhere

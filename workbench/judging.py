@@ -366,7 +366,7 @@ def rejudge(db: Database, version: int, rules: Rules) -> Rejudged | None:
     if not rows:
         return None
     summary = Rejudged(version, answers=len(rows))
-    updates = []
+    updates, recleaned = [], []
     for group in _groups(rows):
         accepted: list[str] = []
         before = [0, 0]  # accepted, rejected
@@ -385,12 +385,14 @@ def rejudge(db: Database, version: int, rules: Rules) -> Rejudged | None:
                 summary.now_accepted += verdict.outcome == "accepted"
                 summary.now_rejected += verdict.outcome == "rejected"
             m = verdict.measures
-            new = (verdict.outcome, verdict.reason, verdict.detail, verdict.cleaned,
-                   m.length_ratio, m.similarity, m.repetition, m.meaning, m.judge)  # fmt: skip
-            old = (row.outcome, row.reason, row.detail, row.cleaned, row.length_ratio,
-                   row.similarity, row.repetition, row.meaning, row.judge)  # fmt: skip
+            new = (verdict.outcome, verdict.reason, verdict.detail, m.length_ratio,
+                   m.similarity, m.repetition, m.meaning, m.judge)  # fmt: skip
+            old = (row.outcome, row.reason, row.detail, row.length_ratio, row.similarity,
+                   row.repetition, row.meaning, row.judge)  # fmt: skip
             if new != old:
                 updates.append([*new, version, row.id])
+            if verdict.cleaned != row.cleaned:  # rare: a cleaner switched (re-indexes the text)
+                recleaned.append([verdict.cleaned, row.id])
         recipe = recipes[group[0].recipe_id]
         was, now = recipe.status(*before), recipe.status(*after)
         if was != now:
@@ -398,10 +400,11 @@ def rejudge(db: Database, version: int, rules: Rules) -> Rejudged | None:
             summary.reopened += now == "pending"
             summary.skipped += now == "skipped"
     db.conn.executemany(
-        "UPDATE attempts SET outcome = ?, reason = ?, detail = ?, cleaned = ?, length_ratio = ?, "
+        "UPDATE attempts SET outcome = ?, reason = ?, detail = ?, length_ratio = ?, "
         "similarity = ?, repetition = ?, meaning = ?, judge = ?, rules_id = ? WHERE id = ?",
         updates,
     )
+    db.conn.executemany("UPDATE attempts SET cleaned = ? WHERE id = ?", recleaned)
     # The rest keep their verdict, now this version's.
     db.execute(
         "UPDATE attempts SET rules_id = ? WHERE outcome != 'failed' AND rules_id != ?",

@@ -124,11 +124,15 @@ def similarities(pairs: Sequence[tuple[str, str]]) -> list[float]:
     texts = [text for pair in pairs for text in pair]
     with _use_lock:
         vectors = model.embed(texts, norm=False)
-    scores = []
-    for k in range(len(pairs)):
-        a, b = vectors[2 * k], vectors[2 * k + 1]
-        scores.append(_cosine(a.tolist(), b.tolist()))
-    return scores
+    import numpy
+
+    a, b = vectors[0::2], vectors[1::2]
+    norms = numpy.linalg.norm(a, axis=1) * numpy.linalg.norm(b, axis=1)
+    dots = numpy.einsum("ij,ij->i", a, b)
+    # A blank text embeds to zeros: its similarity is 0, not NaN.
+    return [
+        float(d / n) if n and numpy.isfinite(n) else 0.0 for d, n in zip(dots, norms, strict=True)
+    ]
 
 
 def _cosine(a: Sequence[float], b: Sequence[float]) -> float:

@@ -14,6 +14,7 @@ attempt stored and every unfinished paragraph pending, so running again resumes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -358,6 +359,9 @@ def _work(
     with _ctrl_c_sets(interrupted, stop):
         if on_start:
             on_start(RunStart(run.id, slot.recipe, len(work), notes))
+        if slot.rules.on("meaning_drift") and not slot.rules.embeddings_model:
+            # Load the meaning model (0.2 s) while the first requests are in flight.
+            threading.Thread(target=_load_meaning, name="workbench-meaning", daemon=True).start()
         events: queue.Queue[Event] = queue.Queue()
         todo: queue.SimpleQueue[WorkItem] = queue.SimpleQueue()
         for item in work:
@@ -415,6 +419,13 @@ def _work(
     if isinstance(failure, TransientFailure):
         raise ServerFailing(message)
     raise failure  # a bug in a worker: keep its traceback
+
+
+def _load_meaning() -> None:
+    from workbench.meaning import load_wordllama
+
+    with contextlib.suppress(WorkbenchError):  # a worker meets the same error, and says it
+        load_wordllama()
 
 
 @contextmanager

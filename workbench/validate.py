@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any, Protocol
 
 from rapidfuzz.distance import Indel
@@ -313,11 +313,19 @@ class Rule:
 def _new_match(patterns: tuple[re.Pattern[str], ...], answer: Answer) -> str | None:
     """The first pattern the answer matches and the original does not (the author may write
     "I made…" or "Here is…"; then it is prose, not a model talking)."""
+    if not _any_of(patterns).search(answer.text):
+        return None  # most answers: one search instead of one a pattern
     for pattern in patterns:
         found = pattern.search(answer.text)
         if found and not pattern.search(answer.original):
             return found.group(0).strip()
     return None
+
+
+@cache
+def _any_of(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str]:
+    """One pattern matching wherever any of `patterns` does (they share their flags)."""
+    return re.compile("|".join(f"(?:{p.pattern})" for p in patterns), patterns[0].flags)
 
 
 # --- rules ------------------------------------------------------------------------------------
