@@ -56,6 +56,20 @@ def fake() -> Iterator[FakeServer]:
         yield server
 
 
+def ingest_paragraphs(cli: Cli, tmp_path: Path, paragraphs: list[str]) -> Path:
+    """Write `paragraphs` to a text file in tmp_path and ingest it into the test database."""
+    source = tmp_path / "book.txt"
+    source.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    result = cli("ingest", source)
+    assert result.exit_code == 0, result.stderr
+    return source
+
+
+def run_against(cli: Cli, fake: FakeServer, *args: str):
+    """`workbench run` against the fake server, quietly, retrying without waiting."""
+    return cli("run", "--base-url", fake.base_url, "-q", "--backoff", "0", *args)
+
+
 # A paragraph and a faithful paraphrase of it, written by us: every rule accepts it.
 LAMP = (
     "The lamplighter climbed his ladder at dusk, touched the wick with his long brass pole, "

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from tests.conftest import reworded
+from tests.conftest import reworded, run_against
 from tests.fakeserver import Reply
 from workbench.export import split_side
 
@@ -78,9 +78,7 @@ def responder(body, call):
 
 def run(cli, fake, *options):
     fake.responder = responder
-    result = cli(
-        "run", "--base-url", fake.base_url, "--concurrency", "1", "--backoff", "0", "-q", *options
-    )
+    result = run_against(cli, fake, "--concurrency", "1", *options)
     assert result.exit_code == 0, result.stderr
     return result
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import words
+from tests.conftest import run_against, words
 from tests.fakeserver import Reply, reverse_words
 from workbench.db import open_db
 from workbench.export import ExportOptions, export
@@ -38,9 +38,7 @@ EXPECTED = (
 
 
 def run(cli, fake, *options):
-    result = cli(
-        "run", "--base-url", fake.base_url, "--concurrency", "1", "--backoff", "0", "-q", *options
-    )
+    result = run_against(cli, fake, "--concurrency", "1", *options)
     assert result.exit_code == 0, result.stderr
     return result
 

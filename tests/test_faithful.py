@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from tests.conftest import LAMP, LAMP_PARAPHRASE, paragraph_rows, statuses
+from tests.conftest import LAMP, LAMP_PARAPHRASE, ingest_paragraphs, paragraph_rows, statuses
+from tests.conftest import run_against as run
 from tests.fakeserver import FakeServer, Reply
 
 ORIGINAL = LAMP
@@ -33,14 +34,7 @@ NUMBERS = (
 
 @pytest.fixture
 def one(cli, tmp_path) -> Path:
-    source = tmp_path / "lamp.txt"
-    source.write_text(ORIGINAL + "\n", encoding="utf-8")
-    assert cli("ingest", source).exit_code == 0
-    return source
-
-
-def run(cli, fake: FakeServer, *args: str):
-    return cli("run", "--base-url", fake.base_url, "-q", "--backoff", "0", *args)
+    return ingest_paragraphs(cli, tmp_path, [ORIGINAL])
 
 
 def attempts(db_path: Path) -> list[dict]:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from tests.conftest import paragraph_rows, reworded, statuses, words
+from tests.conftest import ingest_paragraphs, paragraph_rows, reworded, statuses, words
+from tests.conftest import run_against as run
 from tests.fakeserver import Reply
 
 ORIGINALS = [words(10, f"p{i}_") for i in range(3)]
@@ -17,18 +18,11 @@ ORIGINALS = [words(10, f"p{i}_") for i in range(3)]
 
 @pytest.fixture
 def job(cli, tmp_path) -> Path:
-    source = tmp_path / "book.txt"
-    source.write_text("\n\n".join(ORIGINALS) + "\n", encoding="utf-8")
-    assert cli("ingest", source).exit_code == 0
-    return source
+    return ingest_paragraphs(cli, tmp_path, ORIGINALS)
 
 
 def user(body: dict) -> str:
     return body["messages"][-1]["content"]
-
-
-def run(cli, fake, *args: str):
-    return cli("run", "--base-url", fake.base_url, "-q", "--backoff", "0", *args)
 
 
 def verdicts(db_path: Path) -> list[tuple]:

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from tests.conftest import paragraph_rows, reworded, statuses, words
-from tests.fakeserver import FakeServer, Reply
+from tests.conftest import ingest_paragraphs, paragraph_rows, reworded, statuses, words
+from tests.conftest import run_against as run
+from tests.fakeserver import Reply
 
 PARAGRAPHS = [words(10, f"p{i}_") for i in range(4)]
 
@@ -24,14 +25,7 @@ def fresh_words(body: dict, call: int) -> Reply:
 
 @pytest.fixture
 def job(cli, tmp_path) -> Path:
-    source = tmp_path / "book.txt"
-    source.write_text("\n\n".join(PARAGRAPHS) + "\n", encoding="utf-8")
-    assert cli("ingest", source).exit_code == 0
-    return source
-
-
-def run(cli, fake: FakeServer, *args: str):
-    return cli("run", "--base-url", fake.base_url, "-q", "--backoff", "0", *args)
+    return ingest_paragraphs(cli, tmp_path, PARAGRAPHS)
 
 
 def snapshot(db_path: Path) -> dict[str, bytes]:

@@ -7,7 +7,8 @@ import json
 import pytest
 from sqlite_utils import Database
 
-from tests.conftest import LAMP, LAMP_PARAPHRASE
+from tests.conftest import LAMP, LAMP_PARAPHRASE, ingest_paragraphs
+from tests.conftest import run_against as run
 from tests.fakeserver import Reply
 from workbench.validate import (
     CLEANERS,
@@ -168,13 +169,7 @@ def test_feedback_sentences_name_the_problem():
 
 @pytest.fixture
 def one_paragraph(cli, tmp_path):
-    source = tmp_path / "s.txt"
-    source.write_text(ORIGINAL + "\n", encoding="utf-8")
-    assert cli("ingest", source).exit_code == 0
-
-
-def run(cli, fake, *args):
-    return cli("run", "--base-url", fake.base_url, "-q", "--backoff", "0", *args)
+    ingest_paragraphs(cli, tmp_path, [ORIGINAL])
 
 
 def test_raw_and_cleaned_answers_are_both_kept_and_cleaned_is_exported(

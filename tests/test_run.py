@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from tests.conftest import paragraph_rows, statuses, words
+from tests.conftest import paragraph_rows, run_against, statuses, words
 from tests.fakeserver import FakeServer, Reply
 from workbench.recipes import DEFAULT_SYSTEM_PROMPT, Recipe
 
@@ -35,10 +35,7 @@ def ingest_paragraphs(cli, tmp_path: Path, paragraphs: list[str], name: str = "s
 def run(cli, fake: FakeServer, *args: str):
     """A run of the engine under test: its answers here are made of other words than the
     original's, which the meaning rule would reject (tests/test_faithful.py tests that rule)."""
-    return cli(
-        "run", "--base-url", fake.base_url, "-q", "--backoff", "0",
-        "--disable-rule", "meaning_drift", *args,
-    )  # fmt: skip
+    return run_against(cli, fake, "--disable-rule", "meaning_drift", *args)
 
 
 def attempts(db_path: Path) -> list[dict]:
