@@ -49,13 +49,7 @@ def open_db(path: str | os.PathLike[str], *, create: bool = False) -> Database:
     another program's database, or was written by a newer workbench.
     """
     path = Path(path)
-    if path.is_dir():
-        raise DatabaseError(f"--db {path} is a folder, not a database file")
-    exists = path.exists() and path.stat().st_size > 0
-    if not exists and not create:
-        raise DatabaseError(f"no database at {path}: run `workbench ingest` first")
-    if exists:
-        _check_header(path)
+    _check_file(path, may_be_missing=create)
     try:
         db = Database(path)
     except sqlite3.Error as e:  # e.g. its folder does not exist
@@ -70,6 +64,18 @@ def open_db(path: str | os.PathLike[str], *, create: bool = False) -> Database:
     return db
 
 
+def _check_file(path: Path, *, may_be_missing: bool = False) -> None:
+    """DatabaseError unless `path` is a SQLite file, or missing (or empty) when
+    `may_be_missing`."""
+    if path.is_dir():
+        raise DatabaseError(f"--db {path} is a folder, not a database file")
+    exists = path.exists() and path.stat().st_size > 0
+    if not exists and not may_be_missing:
+        raise DatabaseError(f"no database at {path}: run `workbench ingest` first")
+    if exists:
+        _check_header(path)
+
+
 def _check_header(path: Path) -> None:
     try:
         with path.open("rb") as f:
@@ -82,24 +88,29 @@ def _check_header(path: Path) -> None:
 
 def _prepare(db: Database, path: Path) -> None:
     application_id = db.execute("PRAGMA application_id").fetchone()[0]
-    tables = db.table_names()
-    if application_id == APPLICATION_ID:
-        unknown = {m.name for m in MIGRATIONS.applied(db)} - known_steps()
-        if unknown:
-            raise DatabaseError(
-                f"--db {path} was written by a newer workbench (schema steps "
-                f"{', '.join(sorted(unknown))}); upgrade workbench to use it"
-            )
-        _tune(db)
-        if MIGRATIONS.pending(db):
-            _migrate(db)
-    elif application_id == 0 and not tables:
+    if application_id == 0 and not db.table_names():
         _tune(db)
         _create(db)
-    else:
+        return
+    _check_ours(db, path)
+    _tune(db)
+    if MIGRATIONS.pending(db):
+        _migrate(db)
+
+
+def _check_ours(db: Database, path: Path) -> None:
+    """DatabaseError unless `db` is a workbench database this version knows every step of."""
+    if db.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+        tables = db.table_names()
         listed = ", ".join(tables[:5]) + ("…" if len(tables) > 5 else "")
         raise DatabaseError(
             f"--db {path} is a SQLite database but not a workbench one (tables: {listed or 'none'})"
+        )
+    unknown = {m.name for m in MIGRATIONS.applied(db)} - known_steps()
+    if unknown:
+        raise DatabaseError(
+            f"--db {path} was written by a newer workbench (schema steps "
+            f"{', '.join(sorted(unknown))}); upgrade workbench to use it"
         )
 
 
@@ -184,30 +195,13 @@ def open_db_readonly(path: str | os.PathLike[str]) -> Database:
     SchemaBehind when a schema step is pending (only a writer can apply it).
     """
     path = Path(path)
-    if path.is_dir():
-        raise DatabaseError(f"--db {path} is a folder, not a database file")
-    if not (path.exists() and path.stat().st_size > 0):
-        raise DatabaseError(f"no database at {path}: run `workbench ingest` first")
-    _check_header(path)
+    _check_file(path)
     try:
         db = Database(sqlite3.connect(readonly_uri(path), uri=True))
     except sqlite3.Error as e:
         raise DatabaseError(f"cannot open --db {path}: {e}") from None
     try:
-        application_id = db.execute("PRAGMA application_id").fetchone()[0]
-        if application_id != APPLICATION_ID:
-            tables = db.table_names()
-            listed = ", ".join(tables[:5]) + ("…" if len(tables) > 5 else "")
-            raise DatabaseError(
-                f"--db {path} is a SQLite database but not a workbench one "
-                f"(tables: {listed or 'none'})"
-            )
-        unknown = {m.name for m in MIGRATIONS.applied(db)} - known_steps()
-        if unknown:
-            raise DatabaseError(
-                f"--db {path} was written by a newer workbench (schema steps "
-                f"{', '.join(sorted(unknown))}); upgrade workbench to use it"
-            )
+        _check_ours(db, path)
         pending = [m.name for m in MIGRATIONS.pending(db)]
         if pending:
             raise SchemaBehind(path, pending)
