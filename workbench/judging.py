@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from itertools import groupby
 
 from sqlite_utils import Database
 
@@ -32,6 +33,7 @@ from workbench.validate import (
     Rejection,
     Rules,
     check,
+    check_codes,
     clean,
     measure,
 )
@@ -108,18 +110,20 @@ class RulesVersion:
 
 def job_rules(db: Database) -> RulesVersion:
     """The rules in force: the latest version, or the defaults before any is stored."""
-    row = db.execute(
-        "SELECT id, settings, created_at FROM rules ORDER BY id DESC LIMIT 1"
-    ).fetchone()
-    if row is None:
-        return RulesVersion(None, Rules())
-    return RulesVersion(row[0], Rules.from_json(json.loads(row[1])), row[2])
+    versions = _versions(db, "ORDER BY id DESC LIMIT 1")
+    return versions[0] if versions else RulesVersion(None, Rules())
 
 
 def rules_versions(db: Database) -> list[RulesVersion]:
+    return _versions(db, "ORDER BY id")
+
+
+def _versions(db: Database, order: str) -> list[RulesVersion]:
     return [
-        RulesVersion(row[0], Rules.from_json(json.loads(row[1])), row[2])
-        for row in db.execute("SELECT id, settings, created_at FROM rules ORDER BY id")
+        RulesVersion(version_id, Rules.from_json(json.loads(settings)), created_at)
+        for version_id, settings, created_at in db.execute(
+            f"SELECT id, settings, created_at FROM rules {order}"
+        )
     ]
 
 
@@ -147,12 +151,7 @@ class RuleChanges:
     judge_model: str | None = None  # RECIPES_MODEL: the recipe's own model
 
     def __post_init__(self) -> None:
-        unknown = (self.enable | self.disable) - set(CODES)
-        if unknown:
-            raise WorkbenchError(
-                f"unknown rule {', '.join(sorted(unknown))}; the rules and cleaners are: "
-                f"{', '.join(CODES)}"
-            )
+        check_codes(self.enable | self.disable)
         both = self.enable & self.disable
         if both:
             raise WorkbenchError(f"both --enable-rule and --disable-rule {', '.join(sorted(both))}")
@@ -367,7 +366,8 @@ def rejudge(db: Database, version: int, rules: Rules) -> Rejudged | None:
         return None
     summary = Rejudged(version, answers=len(rows))
     updates, recleaned = [], []
-    for group in _groups(rows):
+    for _, grouped in groupby(rows, key=lambda row: (row.paragraph_id, row.recipe_id)):
+        group = list(grouped)
         accepted: list[str] = []
         before = [0, 0]  # accepted, rejected
         after = [0, 0]
@@ -412,18 +412,3 @@ def rejudge(db: Database, version: int, rules: Rules) -> Rejudged | None:
     )
     summary.seconds = time.perf_counter() - start
     return summary
-
-
-def _groups(rows: Iterable[Stored]) -> Iterable[list[Stored]]:
-    """Consecutive rows of the same (paragraph, recipe)."""
-    group: list[Stored] = []
-    for row in rows:
-        if group and (row.paragraph_id, row.recipe_id) != (
-            group[0].paragraph_id,
-            group[0].recipe_id,
-        ):
-            yield group
-            group = []
-        group.append(row)
-    if group:
-        yield group

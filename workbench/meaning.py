@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy
 import requests
 
 from workbench.client import Call, Server, _first_line, post
@@ -124,23 +125,17 @@ def similarities(pairs: Sequence[tuple[str, str]]) -> list[float]:
     texts = [text for pair in pairs for text in pair]
     with _use_lock:
         vectors = model.embed(texts, norm=False)
-    import numpy
+    return _cosines(vectors[0::2], vectors[1::2])
 
-    a, b = vectors[0::2], vectors[1::2]
+
+def _cosines(a: numpy.ndarray, b: numpy.ndarray) -> list[float]:
+    """The cosine similarity of each row of `a` with the same row of `b`; 0.0 where either is
+    all zeros (a blank text embeds to zeros: its similarity is 0, not NaN)."""
     norms = numpy.linalg.norm(a, axis=1) * numpy.linalg.norm(b, axis=1)
     dots = numpy.einsum("ij,ij->i", a, b)
-    # A blank text embeds to zeros: its similarity is 0, not NaN.
     return [
         float(d / n) if n and numpy.isfinite(n) else 0.0 for d, n in zip(dots, norms, strict=True)
     ]
-
-
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    """Cosine similarity; 0.0 when either vector is all zeros (a blank text)."""
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    if norm == 0 or not math.isfinite(norm):
-        return 0.0
-    return sum(x * y for x, y in zip(a, b, strict=True)) / norm
 
 
 # --- an OpenAI-compatible /embeddings endpoint ------------------------------------------------
@@ -198,4 +193,4 @@ def _parse_embeddings(call: EmbeddingCall, body: str) -> None:
         call.error = "bad_body"
         call.error_detail = f"no two embeddings in data[].embedding ({_first_line(e)})"
         return
-    call.score = _cosine(vectors[0], vectors[1])
+    call.score = _cosines(numpy.array([vectors[0]]), numpy.array([vectors[1]]))[0]

@@ -15,7 +15,7 @@ import json
 import math
 import random
 import re
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from sqlite_utils import Database
@@ -105,14 +105,6 @@ class Recipe:
         data["retry_temperature"] = list(self.retry_temperature or []) or None
         return data
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Recipe:
-        known = {f.name for f in fields(cls)}
-        values = {key: value for key, value in data.items() if key in known}
-        if values.get("retry_temperature"):
-            values["retry_temperature"] = tuple(values["retry_temperature"])
-        return cls(**values)
-
     @property
     def hash(self) -> str:
         """A short fingerprint of how it asks (budgets and name left out)."""
@@ -140,7 +132,7 @@ class Recipe:
         paragraph_status (schema.sql) derives it the same way, for SQL readers."""
         if accepted >= self.outputs:
             return "succeeded"
-        if accepted + rejected >= self.outputs * self.max_attempts:
+        if accepted + rejected >= self.budget:
             return "skipped"
         return "pending"
 

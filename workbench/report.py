@@ -26,6 +26,11 @@ OUTCOMES = ("accepted", "rejected", "failed")
 SKIPPED_SHOWN = 20  # the text form lists this many skipped paragraphs, and says how many more
 
 
+def by_count(found: dict[str, int]) -> dict[str, int]:
+    """Most first, then by name."""
+    return dict(sorted(found.items(), key=lambda item: (-item[1], item[0])))
+
+
 def counts(db: Database, sql: str, params: list[Any] | None = None) -> dict[str, int]:
     return {str(key): count for key, count in db.execute(sql, params or []).fetchall()}
 
@@ -48,11 +53,10 @@ def tally(db: Database, recipe_id: int | None, run_id: int | None = None) -> dic
         if outcome != "failed":  # what a failed request costs is not the model's
             prompt, completion = prompt + prompt_tokens, completion + completion_tokens
             validated, latency = validated + n, latency + latency_s
-    order = lambda found: dict(sorted(found.items(), key=lambda item: (-item[1], item[0])))  # noqa: E731
     return {
         "attempts": {"total": sum(attempts.values()), **attempts},
-        "rejection_reasons": order(reasons["rejected"]),
-        "failure_reasons": order(reasons["failed"]),
+        "rejection_reasons": by_count(reasons["rejected"]),
+        "failure_reasons": by_count(reasons["failed"]),
         "tokens": {"prompt": prompt, "completion": completion},
         "mean_latency_s": round(latency / validated, 3) if validated else None,
     }
@@ -121,7 +125,7 @@ def report(
             "filtered": filtered if run_id is None else 0,
             **statuses,
         },
-        "skipped_reasons": dict(sorted(skipped_reasons.items(), key=lambda i: (-i[1], i[0]))),
+        "skipped_reasons": by_count(skipped_reasons),
         "attempts": numbers["attempts"],
         # The notebook's "total retries": answers asked for again after a rejection (every
         # rejection but the last of each skipped paragraph).
@@ -239,16 +243,17 @@ def _runs(db: Database, recipe_id: int | None, run_id: int | None) -> list[dict[
         for row in db.query(
             """
             SELECT r.id, r.started_at, r.ended_at, r.status, c.model, r.base_url, r.message,
-                r.rules_id,
-                (SELECT coalesce(sum(attempts), 0) FROM tallies t WHERE t.run_id = r.id)
-                    AS attempts,
-                (SELECT coalesce(sum(attempts), 0) FROM tallies t WHERE t.run_id = r.id
-                 AND t.outcome = 'accepted') AS accepted,
-                (SELECT coalesce(sum(attempts), 0) FROM tallies t WHERE t.run_id = r.id
-                 AND t.outcome = 'rejected') AS rejected,
-                (SELECT coalesce(sum(attempts), 0) FROM tallies t WHERE t.run_id = r.id
-                 AND t.outcome = 'failed') AS failed
+                r.rules_id, coalesce(t.attempts, 0) AS attempts,
+                coalesce(t.accepted, 0) AS accepted, coalesce(t.rejected, 0) AS rejected,
+                coalesce(t.failed, 0) AS failed
             FROM runs r JOIN recipes c ON c.id = r.recipe_id
+            LEFT JOIN (
+                SELECT run_id, sum(attempts) AS attempts,
+                    sum(attempts * (outcome = 'accepted')) AS accepted,
+                    sum(attempts * (outcome = 'rejected')) AS rejected,
+                    sum(attempts * (outcome = 'failed')) AS failed
+                FROM tallies GROUP BY run_id
+            ) t ON t.run_id = r.id
             WHERE r.recipe_id IS :recipe AND (:run IS NULL OR r.id = :run)
             ORDER BY r.id
             """,

@@ -149,17 +149,18 @@ def pending_work(
         params: dict[str, Any] = {}
     else:
         awaiting = _awaiting_condition(rules)
+        or_awaiting = (
+            " OR s.paragraph_id IN (SELECT paragraph_id FROM attempts "
+            f"WHERE recipe_id = :recipe AND outcome = 'accepted' AND ({awaiting}))"
+            if awaiting
+            else ""
+        )
         sql = f"""
             SELECT s.paragraph_id, s.text, s.word_count, s.accepted, s.rejected,
                 coalesce(g.last_attempt_number, 0)
             FROM paragraph_status s
             LEFT JOIN progress g ON g.paragraph_id = s.paragraph_id AND g.recipe_id = s.recipe_id
-            WHERE s.recipe_id = :recipe AND (s.status = 'pending'{
-            f" OR s.paragraph_id IN (SELECT paragraph_id FROM attempts WHERE recipe_id = "
-            f":recipe AND outcome = 'accepted' AND ({awaiting}))"
-            if awaiting
-            else ""
-        })
+            WHERE s.recipe_id = :recipe AND (s.status = 'pending'{or_awaiting})
             ORDER BY s.source_id, s.position, s.paragraph_id
         """
         params = {"recipe": recipe.id}

@@ -78,12 +78,7 @@ class Rules:
     enabled: frozenset[str] = field(default_factory=lambda: DEFAULT_ENABLED)
 
     def __post_init__(self) -> None:
-        unknown = self.enabled - set(CODES)
-        if unknown:
-            raise WorkbenchError(
-                f"unknown rule {', '.join(sorted(unknown))}; the rules and cleaners are: "
-                f"{', '.join(CODES)}"
-            )
+        check_codes(self.enabled)
         if not 0 <= self.min_ratio <= self.max_ratio:
             raise WorkbenchError("--min-ratio must be between 0 and --max-ratio")
         if not 0 < self.similarity <= 1:
@@ -161,6 +156,16 @@ class Rules:
             if self.on(code) != old.on(code):
                 changes.append(f"{code} {'on' if self.on(code) else 'off'}")
         return changes
+
+
+def check_codes(codes: frozenset[str]) -> None:
+    """WorkbenchError naming any of `codes` that is not a rule or cleaner."""
+    unknown = codes - set(CODES)
+    if unknown:
+        raise WorkbenchError(
+            f"unknown rule {', '.join(sorted(unknown))}; the rules and cleaners are: "
+            f"{', '.join(CODES)}"
+        )
 
 
 @dataclass(frozen=True)
@@ -635,7 +640,7 @@ DEFAULT_ENABLED: frozenset[str] = frozenset(
 NOTEBOOK_ENABLED: frozenset[str] = frozenset(
     code for code, rule in RULES.items() if rule.notebook or code in ("truncated", "empty")
 )
-DEFAULT_RULES = Rules()  # the notebook's settings, every rule and cleaner on
+DEFAULT_RULES = Rules()  # the notebook's settings, the rules and cleaners on by default
 
 
 def validate(
