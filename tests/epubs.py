@@ -56,6 +56,23 @@ def drop_file(path: Path, name: str) -> Path:
     return path
 
 
+def mark_entry(path: Path, name: str, *, flags: int = 0, method: int | None = None) -> Path:
+    """Set general-purpose flag bits (0x1: password-encrypted) or the compression method of one
+    entry, in its local and central headers: what zipfile cannot write but other tools do."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        local = archive.getinfo(name).header_offset
+    central = data.index(b"PK\x01\x02")  # the first central header
+    while data[central + 46 : central + 46 + len(name)] != name.encode():
+        central = data.index(b"PK\x01\x02", central + 4)
+    for flag_at, method_at in ((local + 6, local + 8), (central + 8, central + 10)):
+        data[flag_at] |= flags
+        if method is not None:
+            data[method_at : method_at + 2] = method.to_bytes(2, "little")
+    path.write_bytes(bytes(data))
+    return path
+
+
 ENCRYPTION_XML = """<?xml version="1.0" encoding="UTF-8"?>
 <encryption xmlns="urn:oasis:names:tc:opendocument:xmlns:container"
             xmlns:enc="http://www.w3.org/2001/04/xmlenc#">

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -200,3 +202,19 @@ def test_a_failed_export_keeps_the_previous_file_and_no_temporary(
         export(db, ExportOptions(output=str(out)))
     assert out.read_bytes() == b"previous export\n"
     assert files_in(tmp_path) == before
+
+
+@pytest.mark.skipif(not Path("/dev/full").is_char_device(), reason="needs Linux's /dev/full")
+@pytest.mark.parametrize("command", [["export", "-o", "-"], ["report"]])
+def test_a_full_disk_is_one_line(two, db_path, command):
+    """Writing stdout to a full device: one line and exit 1, for export and report alike."""
+    with Path("/dev/full").open("w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "workbench", *command, "--db", str(db_path)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert result.stderr == "Error: cannot write the output: No space left on device\n"

@@ -9,7 +9,7 @@ import pytest
 from sqlite_utils import Database
 
 from tests.conftest import paragraph_rows, reworded, words
-from tests.epubs import AES, ENCRYPTION_XML, add_file, drop_file, make_epub
+from tests.epubs import AES, ENCRYPTION_XML, add_file, drop_file, make_epub, mark_entry
 from workbench.books import split_paragraphs
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -431,6 +431,10 @@ def _unknown_encoding_for_an_epub(d: Path):
     return [_epub(d)], "unknown encoding 'klingon'", "--encoding", "klingon"
 
 
+def _not_a_text_encoding(d: Path):
+    return [_epub(d)], "'rot13' is not a text encoding", "--encoding", "rot13"
+
+
 def _negative_min_words(d: Path):
     return [write(d / "ok.txt", f"{A}\n")], "--min-words must be 0 or more", "--min-words", "-1"
 
@@ -490,6 +494,22 @@ def _epub_encrypted(d: Path):
     )
 
 
+def _epub_password_protected(d: Path):
+    path = mark_entry(_epub(d), "EPUB/text/ch1.xhtml", flags=0x1)
+    return [path], (
+        f"{path.resolve()} is protected (its entry EPUB/text/ch1.xhtml is password-encrypted); "
+        "workbench cannot read it"
+    )
+
+
+def _epub_deflate64(d: Path):
+    path = mark_entry(_epub(d), "META-INF/container.xml", method=9)  # Deflate64
+    return [path], (
+        f"{path.resolve()} is not a valid EPUB (META-INF/container.xml uses a compression "
+        "Python cannot read)"
+    )
+
+
 def _epub_adobe_drm(d: Path):
     path = add_file(_epub(d), "META-INF/rights.xml", "<rights/>")
     return [path], (
@@ -534,6 +554,7 @@ BAD_INPUTS = {
     "bad file in a folder": _bad_in_a_folder,
     "unknown encoding": _unknown_encoding,
     "unknown encoding, EPUB only": _unknown_encoding_for_an_epub,
+    "not a text encoding": _not_a_text_encoding,
     "negative --min-words": _negative_min_words,
     "EPUB that is not a zip": _epub_not_a_zip,
     "EPUB cut short": _epub_truncated,
@@ -542,6 +563,8 @@ BAD_INPUTS = {
     "EPUB with a malformed package document": _epub_malformed_package,
     "EPUB missing a chapter": _epub_missing_chapter,
     "EPUB with encrypted chapters": _epub_encrypted,
+    "EPUB with a password-encrypted entry": _epub_password_protected,
+    "EPUB with a compression zipfile cannot read": _epub_deflate64,
     "EPUB with Adobe DRM": _epub_adobe_drm,
     "EPUB with Apple DRM": _epub_apple_drm,
     "EPUB with no paragraphs": _epub_empty,

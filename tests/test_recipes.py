@@ -378,3 +378,21 @@ def test_a_recipe_asks_one_way_whoever_writes(cli, fake, job, db_path):
     with pytest.raises(sqlite3.IntegrityError, match="a recipe asks one way"):
         db.execute("UPDATE recipes SET temperature = 0.1")
     db.execute("UPDATE recipes SET max_attempts = 2")  # budgets may change
+
+
+def test_a_database_on_a_full_disk_is_one_line(cli, fake, job, db_path, monkeypatch):
+    import workbench.db
+
+    tune = workbench.db._tune
+
+    def tune_then_fill(db):  # the file may not grow past the size it has when opened
+        tune(db)
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {pages}")
+
+    monkeypatch.setattr(workbench.db, "_tune", tune_then_fill)
+    fake.responder = fresh_words
+    result = run(cli, fake)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: cannot write the database: database or disk is full")
+    assert result.stderr.count("\n") == 1

@@ -6,6 +6,7 @@ non-zero (see errors.ExitCode); only bugs show a traceback.
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import sqlite3
@@ -76,6 +77,10 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals hold prompts and API keys
 )
 
+# What writing stdout or an output file can meet that is the machine's state, not a bug: a full
+# disk or quota, a failing device, a read-only file system.
+OUTPUT_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -91,13 +96,21 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
             typer.echo(f"Error: {e}", err=True)
             raise typer.Exit(e.exit_code) from None
         except sqlite3.OperationalError as e:
-            if not is_locked(e):
+            if is_locked(e):
+                message = (
+                    f"the database is locked: another process held it for over "
+                    f"{BUSY_TIMEOUT_S:g} s; try again when it is done ({e})"
+                )
+            elif "disk is full" in str(e):
+                message = f"cannot write the database: {e}; what was committed is kept"
+            else:
                 raise  # a bug: keep the traceback
-            typer.echo(
-                f"Error: the database is locked: another process held it for over "
-                f"{BUSY_TIMEOUT_S:g} s; try again when it is done ({e})",
-                err=True,
-            )
+            typer.echo(f"Error: {message}", err=True)
+            raise typer.Exit(ExitCode.ERROR) from None
+        except OSError as e:
+            if e.errno not in OUTPUT_ERRORS:
+                raise  # a bug: keep the traceback
+            typer.echo(f"Error: cannot write the output: {e.strerror}", err=True)
             raise typer.Exit(ExitCode.ERROR) from None
 
     return wrapper

@@ -385,7 +385,7 @@ def _section_ids(db: Database, wanted: Sequence[str]) -> list[int]:
                 )
             raise WorkbenchError(
                 f"no section {title!r} in this job; it has: "
-                + _some([stitle for _, stitle in sections], 5)
+                + _some(list(dict.fromkeys(stitle for _, stitle in sections)), 5)
             )
         ids.extend(sid for sid in matched if sid not in ids)
     return ids
@@ -564,8 +564,6 @@ def _write(
     writers: list[Callable[[Record], None]],
 ) -> None:
     """Stream the rows, a paragraph's answers at a time, into records and out to the files."""
-    seed = DEFAULT_SEED if options.seed is None else options.seed
-    split = None if options.split is None else (options.split, seed)
     written = 0
     for paragraph_id, group in groupby(rows, key=lambda row: row[0]):
         answers = list(group)
@@ -592,7 +590,7 @@ def _write(
             result.left_out["too_few"] += len(answers)
             result.too_few += 1
             continue
-        side = 0 if split is None else split_side(split[1], identity, split[0])
+        side = 0 if result.split is None else split_side(result.seed, identity, result.split)
         file, write = result.files[side], writers[side]
         counted = False
         for example, used in made:

@@ -119,17 +119,25 @@ def _json_line(fields: dict[str, Any] | list[Any]) -> str:
 
 def pair_line(paraphrase: str, original: str, *, author: str, source: str) -> str:
     """One line of the notebook's JSONL, exactly as the notebook wrote it."""
-    return json.dumps(_notebook_fields(paraphrase, original, author, source), ensure_ascii=False)
+    return _notebook_line(_notebook_fields(paraphrase, original, author, source)).rstrip("\n")
+
+
+def _notebook_line(fields: dict[str, Any] | list[Any]) -> str:
+    return json.dumps(fields, ensure_ascii=False) + "\n"  # the notebook's bytes, untouched
+
+
+def _notebook_prompt(paraphrase: str, author: str) -> str:
+    return f"<human>: Rephrase the following text in the style of {author}: {paraphrase}"
 
 
 def _notebook_fields(paraphrase: str, original: str, author: str, source: str) -> dict[str, Any]:
-    prompt = f"<human>: Rephrase the following text in the style of {author}: {paraphrase}"
+    prompt = _notebook_prompt(paraphrase, author)
     return {"text": f"{prompt}\n<bot>: {original}", "metadata": {"source": source}}
 
 
 def _notebook(example: Example, wording: Wording) -> Record:
     fields = _notebook_fields(example.text, example.target, wording.author, example.source)
-    return Record(fields, fields["text"].split("\n<bot>: ")[0], example.target)
+    return Record(fields, _notebook_prompt(example.text, wording.author), example.target)
 
 
 def _messages(example: Example, wording: Wording) -> Record:
@@ -226,7 +234,8 @@ class Format:
     extension: str = ".jsonl"
     unit: tuple[str, str] = ("pair", "pairs")  # what a record is, for "Wrote 3 pairs"
     grouping: Grouping = "each"
-    header: tuple[str, ...] = ()  # a CSV's first row
+    header: tuple[str, ...] = ()  # a CSV's first row; a format with one is CSV
+    line: Callable[[dict[str, Any] | list[Any]], str] = _json_line  # a JSONL record's line
     has_prompt: bool = True  # false: the statistics have no prompt to measure
     # Why an option has no place in it (None: it has one); refused with that reason.
     no_reverse: str | None = None
@@ -235,13 +244,12 @@ class Format:
 
     def writer(self, handle: TextIO) -> Callable[[Record], None]:
         """A function that writes one record to `handle` (a CSV writes its header first)."""
-        if self.extension == ".csv":
+        if self.header:
             rows = csv.writer(handle)  # RFC 4180: quotes where needed, CRLF line ends
             rows.writerow(self.header)
             return lambda record: rows.writerow(record.fields)  # type: ignore[arg-type]
-        if self.name == "notebook":  # the notebook's bytes, untouched
-            return lambda record: handle.write(json.dumps(record.fields, ensure_ascii=False) + "\n")
-        return lambda record: handle.write(_json_line(record.fields))
+        line = self.line
+        return lambda record: handle.write(line(record.fields))
 
     def records(self, count: int) -> str:
         return f"{count:,} {self.unit[count != 1]}"
@@ -254,6 +262,7 @@ FORMATS: dict[str, Format] = {
             "notebook",
             "the notebook's own trainer (`<human>:` / `<bot>:` text)",
             _notebook,
+            line=_notebook_line,
             no_reverse="its prompt asks for the author's style",
             no_instruction="its wording is the notebook's",
             no_system=_NO_SYSTEM,

@@ -22,7 +22,7 @@ from workbench.books import (
     Format,
     ReadOptions,
     Section,
-    decode_text,
+    check_encoding,
     read_book,
 )
 from workbench.db import utc_now
@@ -147,7 +147,7 @@ def read_sources(
     keep_spacing: bool = False,
 ) -> list[SourceText]:
     """Read and check every file named, before anything is written anywhere."""
-    decode_text(b"", encoding)  # an unknown --encoding is an error even when only EPUBs are read
+    check_encoding(encoding)  # a bad --encoding is an error even when only EPUBs are read
     return [
         read_source(
             path,
