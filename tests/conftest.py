@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,6 +55,20 @@ def cli() -> Cli:
 def fake() -> Iterator[FakeServer]:
     with FakeServer() as server:
         yield server
+
+
+def db_snapshot(path: Path) -> dict[str, bytes]:
+    """The database file and any -wal/-shm beside it, once the in-process CLI's connections are
+    closed: equal snapshots mean a command changed nothing."""
+    gc.collect()
+    return {p.name: p.read_bytes() for p in path.parent.glob(path.name + "*") if p.is_file()}
+
+
+def assert_one_line_error(result, message: str) -> None:
+    """The command failed with exit 1 and said `message` in one line, and nothing else."""
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == f"Error: {message}\n"
 
 
 def ingest_paragraphs(cli: Cli, tmp_path: Path, paragraphs: list[str]) -> Path:

@@ -332,7 +332,7 @@ def test_a_stop_signal_leaves_nothing_listening(review_db, sig):
     assert err.splitlines()[-1] == "Stopped."
 
 
-def test_browse_starts_quickly_and_does_not_import_datasette_before_it_serves(review_db):
+def test_browse_starts_quickly_and_prints_its_url(review_db):
     started = time.monotonic()
     browse = start(review_db)
     elapsed = time.monotonic() - started
@@ -508,6 +508,12 @@ def test_browse_refuses_a_missing_database(cli, tmp_path):
         result.stderr.strip()
         == f"Error: no database at {tmp_path / 'none.db'}: run `workbench ingest` first"
     )
+
+
+def test_a_port_out_of_range_is_refused(cli, review_db):
+    result = cli("browse", "--db", review_db, "--port", "70000")
+    assert result.exit_code == 2
+    assert "Invalid value for '--port'" in result.stderr and "65535" in result.stderr
 
 
 def test_a_port_in_use_is_one_error_line(review_db):

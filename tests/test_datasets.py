@@ -6,7 +6,6 @@ so no quote, newline, tab or non-ASCII character is altered."""
 from __future__ import annotations
 
 import csv
-import gc
 import io
 import json
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
+from tests.conftest import db_snapshot as snapshot
 from tests.conftest import reworded, run_against
 from tests.fakeserver import Reply
 from workbench.export import split_side
@@ -585,11 +585,6 @@ def test_dpo_across_recipes(cli, fake, book):
 
 
 # --- refusals: one line, nothing written, the database as it was -------------------------------
-
-
-def snapshot(db_path: Path) -> dict[str, bytes]:
-    gc.collect()
-    return {p.name: p.read_bytes() for p in db_path.parent.glob(db_path.name + "*")}
 
 
 @pytest.mark.parametrize(

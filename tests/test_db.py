@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 import workbench.db
+from tests.conftest import assert_one_line_error
+from tests.conftest import db_snapshot as snapshot
 from workbench.db import APPLICATION_ID, SQLITE_HEADER, open_db, schema_sql
 from workbench.errors import DatabaseError
 from workbench.migrations import MIGRATIONS
@@ -21,18 +23,6 @@ COMMANDS = {
     "report --json": lambda book: ["report", "--json"],
     "export": lambda book: ["export"],
 }
-
-
-def snapshot(path: Path) -> dict[str, bytes]:
-    """The file and any -wal/-shm beside it, once the in-process CLI's connections are closed."""
-    gc.collect()
-    return {p.name: p.read_bytes() for p in path.parent.glob(path.name + "*") if p.is_file()}
-
-
-def assert_one_line_error(result, message: str) -> None:
-    assert result.exit_code == 1
-    assert result.stdout == ""
-    assert result.stderr == f"Error: {message}\n"
 
 
 def schema_objects(conn: sqlite3.Connection) -> set[tuple[str, str, str, str]]:
@@ -288,3 +278,40 @@ def test_a_db_in_a_missing_folder_is_a_one_line_error(cli, book, tmp_path):
     result = cli("ingest", book, "--db", target)
     assert result.exit_code == 1
     assert result.stderr == f"Error: cannot open --db {target}: unable to open database file\n"
+
+
+def damage(path: Path, pages: tuple[int, ...] = (4, 5)) -> None:
+    """Overwrite whole pages of a database past its header, as a failing disk or copy would."""
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    data = bytearray(path.read_bytes())
+    for page in pages:
+        data[(page - 1) * page_size : page * page_size] = b"\xa5" * page_size
+    path.write_bytes(bytes(data))
+
+
+DAMAGED = (
+    "the database file is damaged (database disk image is malformed): restore it from a copy "
+    "(`sqlite3 FILE .recover` may save its rows)"
+)
+
+
+def test_a_damaged_database_is_one_line(cli, book, db_path):
+    assert cli("ingest", book).exit_code == 0
+    gc.collect()
+    damage(db_path)
+    for command in (["report"], ["report", "--json"]):
+        assert_one_line_error(cli(*command), DAMAGED)
+    doctor = cli("doctor", "--base-url", "http://127.0.0.1:9/v1")
+    assert doctor.exit_code == 1
+    assert f"✗ database   {DAMAGED}\n" in doctor.stdout
+
+
+def test_a_number_too_large_for_sqlite_is_one_line(cli, book):
+    assert cli("ingest", book).exit_code == 0
+    assert_one_line_error(
+        cli("report", "--run", "99999999999999999999"),
+        "a number given is too large (Python int too large to convert to SQLite INTEGER)",
+    )

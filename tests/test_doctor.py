@@ -77,3 +77,16 @@ def test_doctor_on_a_file_that_is_not_ours(cli, fake, tmp_path):
     result = cli("doctor", "--base-url", fake.base_url, "--db", other)
     assert result.exit_code == 1
     assert f"✗ database   --db {other} is not a SQLite database" in result.stdout
+
+
+def test_doctor_without_the_meaning_model(cli, fake, monkeypatch):
+    from workbench import meaning
+
+    monkeypatch.setattr(meaning, "_model", None)  # as in a process that has not loaded it
+    monkeypatch.setattr(meaning.importlib.util, "find_spec", lambda name: None)
+    fake.enqueue("ready")
+    result = cli("doctor", "--base-url", fake.base_url)
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[-1] == (
+        "✗ meaning    the meaning rule needs WordLlama: pip install 'wordllama>=0.4'"
+    )

@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -218,3 +219,17 @@ def test_a_full_disk_is_one_line(two, db_path, command):
         )
     assert result.returncode == 1
     assert result.stderr == "Error: cannot write the output: No space left on device\n"
+
+
+def test_a_pipe_as_output_is_written_not_replaced(cli, two, tmp_path):
+    pipe = tmp_path / "pairs.jsonl"
+    os.mkfifo(pipe)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()), daemon=True)
+    reader.start()
+    result = cli("export", "-o", pipe)
+    reader.join(timeout=10)
+    assert result.exit_code == 0, result.stderr
+    assert received == [EXPECTED]
+    assert stat.S_ISFIFO(pipe.stat().st_mode)  # still the pipe: no file renamed over it
+    assert files_in(tmp_path) == {"two.txt", "pairs.jsonl"}  # and no temporary left

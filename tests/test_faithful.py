@@ -15,6 +15,7 @@ from sqlite_utils import Database
 from tests.conftest import LAMP, LAMP_PARAPHRASE, ingest_paragraphs, paragraph_rows, statuses
 from tests.conftest import run_against as run
 from tests.fakeserver import FakeServer, Reply
+from workbench import meaning
 
 ORIGINAL = LAMP
 GOOD = LAMP_PARAPHRASE
@@ -235,7 +236,10 @@ def test_meaning_from_an_embeddings_model(cli, fake, one, db_path):
     # Back to WordLlama: measured again, offline.
     result = cli("rules", "--embeddings-model", "wordllama")
     assert "embeddings_model nomic-embed → WordLlama" in result.stderr
-    assert attempts(db_path)[1]["meaning"] != accepted["meaning"]
+    assert attempts(db_path)[1]["meaning"] == pytest.approx(
+        meaning.similarity(ORIGINAL, GOOD), abs=1e-4
+    )
+    assert len(fake.embedding_requests) == 2
 
 
 def test_an_embeddings_failure_is_retried(cli, fake, one, db_path):

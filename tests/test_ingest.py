@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from tests.conftest import paragraph_rows, reworded, words
+from tests.conftest import assert_one_line_error, paragraph_rows, reworded, words
 from tests.epubs import AES, ENCRYPTION_XML, add_file, drop_file, make_epub, mark_entry
 from workbench.books import split_paragraphs
 
@@ -577,13 +577,6 @@ def _bad_input(make, tmp_path: Path):
     inputs.mkdir()
     paths, message, *options = make(inputs)
     return [*paths, *options], message
-
-
-def assert_one_line_error(result, message: str):
-    assert result.exit_code == 1
-    assert result.stdout == ""
-    assert result.stderr == f"Error: {message}\n"
-    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize("make", BAD_INPUTS.values(), ids=BAD_INPUTS.keys())

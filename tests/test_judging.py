@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import gc
 import json
 from pathlib import Path
 
 import pytest
 from sqlite_utils import Database
 
+from tests.conftest import db_snapshot as snapshot
 from tests.conftest import ingest_paragraphs, paragraph_rows, reworded, statuses, words
 from tests.conftest import run_against as run
 from tests.fakeserver import Reply
@@ -34,11 +34,6 @@ def verdicts(db_path: Path) -> list[tuple]:
         )
         .fetchall()
     )
-
-
-def snapshot(db_path: Path) -> dict[str, bytes]:
-    gc.collect()
-    return {p.name: p.read_bytes() for p in db_path.parent.glob(db_path.name + "*")}
 
 
 def test_a_loosened_rule_turns_stored_rejections_into_pairs(cli, fake, job, db_path):
@@ -166,6 +161,8 @@ def test_rules_switch_off_on_and_reset(cli, fake, job, db_path):
         ),
         (["--min-ratio", "3"], "--min-ratio must be between 0 and --max-ratio"),
         (["--similarity", "0"], "--similarity must be above 0 and at most 1"),
+        (["--max-ratio", "inf"], "--max-ratio must be at most 100"),
+        (["--max-ratio", "nan"], "--max-ratio must be at most 100"),
         (["--banned-phrases-file", "missing.txt"], "missing.txt does not exist"),
     ],
 )

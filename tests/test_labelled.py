@@ -8,7 +8,6 @@ skipped otherwise; everything else runs on the sample story alone.
 from __future__ import annotations
 
 import importlib.util
-import json
 import sys
 from pathlib import Path
 
@@ -145,4 +144,3 @@ def test_the_benchmark_runs_on_the_sample_story_alone():
     assert text.startswith("The novel is not at ")
     assert "goblin-answers" not in text.split("**Rule sets**")[0]
     assert "The highest multiple of 0.05 that keeps every good answer" in text
-    json.dumps(text)  # plain text, printable anywhere

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import sqlite3
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
+from tests.conftest import db_snapshot as snapshot
 from tests.conftest import ingest_paragraphs, paragraph_rows, reworded, statuses, words
 from tests.conftest import run_against as run
 from tests.fakeserver import Reply
@@ -26,11 +26,6 @@ def fresh_words(body: dict, call: int) -> Reply:
 @pytest.fixture
 def job(cli, tmp_path) -> Path:
     return ingest_paragraphs(cli, tmp_path, PARAGRAPHS)
-
-
-def snapshot(db_path: Path) -> dict[str, bytes]:
-    gc.collect()
-    return {p.name: p.read_bytes() for p in db_path.parent.glob(db_path.name + "*")}
 
 
 def recipe_of(body: dict) -> tuple:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from tests.conftest import paragraph_rows, run_against, statuses, words
+from tests.conftest import ingest_paragraphs, paragraph_rows, run_against, statuses, words
 from tests.fakeserver import FakeServer, Reply
 from workbench.recipes import DEFAULT_SYSTEM_PROMPT, Recipe
 
@@ -22,14 +22,6 @@ NOTEBOOK_PROMPT = (
     "your output to the original, not more than 50% difference, and shouldn't be shorter than "
     "the original text."
 )
-
-
-def ingest_paragraphs(cli, tmp_path: Path, paragraphs: list[str], name: str = "src.txt") -> Path:
-    path = tmp_path / name
-    path.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
-    result = cli("ingest", path)
-    assert result.exit_code == 0, result.stderr
-    return path
 
 
 def run(cli, fake: FakeServer, *args: str):
@@ -395,6 +387,11 @@ def test_concurrency_one_is_one_at_a_time(cli, tmp_path):
             "Error: give --system-prompt or --system-prompt-file, not both",
         ),
         (["--system-prompt-file", "missing.txt"], "Error: missing.txt does not exist"),
+        (
+            ["--judge-base-url", "garbage"],
+            "Error: invalid --judge-base-url 'garbage': "
+            "expected http(s)://HOST[:PORT]/v1, e.g. http://localhost:1234/v1",
+        ),
     ],
 )
 def test_bad_options_are_one_line_and_change_nothing(cli, tmp_path, db_path, args, message):

@@ -19,7 +19,7 @@ import typer
 
 from workbench import __version__
 from workbench.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT
-from workbench.db import BUSY_TIMEOUT_S, DEFAULT_DB, is_locked, open_db
+from workbench.db import DEFAULT_DB, database_trouble, open_db
 from workbench.errors import ExitCode, WorkbenchError
 from workbench.export import DEFAULT_FORMAT, DEFAULT_SEED, ExportOptions
 from workbench.export import export as export_pairs
@@ -95,17 +95,14 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
         except WorkbenchError as e:
             typer.echo(f"Error: {e}", err=True)
             raise typer.Exit(e.exit_code) from None
-        except sqlite3.OperationalError as e:
-            if is_locked(e):
-                message = (
-                    f"the database is locked: another process held it for over "
-                    f"{BUSY_TIMEOUT_S:g} s; try again when it is done ({e})"
-                )
-            elif "disk is full" in str(e):
-                message = f"cannot write the database: {e}; what was committed is kept"
-            else:
+        except sqlite3.DatabaseError as e:
+            message = database_trouble(e)
+            if message is None:
                 raise  # a bug: keep the traceback
             typer.echo(f"Error: {message}", err=True)
+            raise typer.Exit(ExitCode.ERROR) from None
+        except OverflowError as e:  # an option's number beyond what SQLite stores
+            typer.echo(f"Error: a number given is too large ({e})", err=True)
             raise typer.Exit(ExitCode.ERROR) from None
         except OSError as e:
             if e.errno not in OUTPUT_ERRORS:
@@ -661,7 +658,9 @@ def browse(
         str,
         typer.Option(help="Address to serve on; anything but loopback exposes every prompt."),
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to serve on; 0 picks a free one.")] = 8001,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port to serve on; 0 picks a free one.")
+    ] = 8001,
     open_browser: Annotated[bool, typer.Option("--open", help="Open a browser window.")] = False,
     db: DbOption = Path(DEFAULT_DB),
 ) -> None:

@@ -78,18 +78,19 @@ def post(session: requests.Session, url: str, call: Call, timeout: float) -> str
     return body
 
 
-def check_base_url(base_url: str) -> str:
-    """The URL without a trailing slash, or an error naming what is wrong with it."""
+def check_base_url(base_url: str, option: str = "--base-url") -> str:
+    """The URL without a trailing slash, or an error naming what is wrong with it (and the
+    option that gave it)."""
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WorkbenchError(
-            f"invalid --base-url {base_url!r}: expected http(s)://HOST[:PORT]/v1, "
+            f"invalid {option} {base_url!r}: expected http(s)://HOST[:PORT]/v1, "
             f"e.g. {DEFAULT_BASE_URL}"
         )
     try:
         parts.port  # noqa: B018  (raises on a bad port)
     except ValueError:
-        raise WorkbenchError(f"invalid --base-url {base_url!r}: bad port") from None
+        raise WorkbenchError(f"invalid {option} {base_url!r}: bad port") from None
     return base_url.rstrip("/")
 
 

@@ -24,9 +24,23 @@ DEFAULT_DB = "workbench.db"
 BUSY_TIMEOUT_S = 10.0
 
 
-def is_locked(error: sqlite3.OperationalError) -> bool:
-    """Whether SQLite gave up waiting for another writer (past the busy timeout)."""
-    return "locked" in str(error) or "busy" in str(error)
+def database_trouble(error: sqlite3.DatabaseError) -> str | None:
+    """What an error SQLite raised says about the database file, for one line to the user; None
+    when it is not the file's state but a bug of ours."""
+    text = str(error)
+    if isinstance(error, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+        return (
+            f"the database is locked: another process held it for over {BUSY_TIMEOUT_S:g} s; "
+            f"try again when it is done ({text})"
+        )
+    if "disk is full" in text:
+        return f"cannot write the database: {text}; what was committed is kept"
+    if "malformed" in text or "not a database" in text:
+        return (
+            f"the database file is damaged ({text}): restore it from a copy "
+            "(`sqlite3 FILE .recover` may save its rows)"
+        )
+    return None
 
 
 def schema_sql() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,7 +95,7 @@ def _reasons(body: str) -> bool:
 
 def check_database(path: Path) -> list[Check]:
     """The database exists, is ours and is migrated; what it holds."""
-    from workbench.db import open_db
+    from workbench.db import database_trouble, open_db
     from workbench.migrations import schema_version
     from workbench.report import report
 
@@ -110,6 +111,11 @@ def check_database(path: Path) -> list[Check]:
             version = schema_version(db)
     except WorkbenchError as e:
         return [Check("database", "fail", str(e))]
+    except sqlite3.DatabaseError as e:
+        trouble = database_trouble(e)
+        if trouble is None:
+            raise  # a bug: keep the traceback
+        return [Check("database", "fail", trouble)]
     p = data["paragraphs"]
     checks = [
         Check(

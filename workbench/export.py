@@ -442,8 +442,8 @@ def _query(selection: Selection, *, dedupe: bool, split: bool) -> tuple[str, lis
 @contextmanager
 def _written(targets: list[Path]) -> Iterator[list[TextIO]]:
     """Handles to write the targets through, renamed into place together when the block ends
-    without error; on error the temporary files go and the targets stay as they were. No
-    targets: stdout."""
+    without error; on error the temporary files go and the targets stay as they were. A target
+    that is a device or a pipe is written directly, never replaced. No targets: stdout."""
     if not targets:
         yield [sys.stdout]
         sys.stdout.flush()
@@ -451,11 +451,16 @@ def _written(targets: list[Path]) -> Iterator[list[TextIO]]:
     for target in targets:
         if target.is_dir():
             raise WorkbenchError(f"--output {target} is a folder; give a file name")
-    temporaries: list[Path] = []
+    temporaries: list[Path | None] = []  # None: a device or pipe, written as it is
     handles: list[TextIO] = []
     try:
         for target in targets:
+            # newline="": the JSONL writers end lines with \n, the CSV writer with \r\n.
             try:
+                if target.exists() and not target.is_file():  # /dev/stdout, a FIFO: no rename
+                    handles.append(target.open("w", encoding="utf-8", newline=""))
+                    temporaries.append(None)
+                    continue
                 fd, name = tempfile.mkstemp(
                     prefix=f".{target.name}.",
                     suffix=".tmp",
@@ -464,20 +469,21 @@ def _written(targets: list[Path]) -> Iterator[list[TextIO]]:
             except OSError as e:
                 raise WorkbenchError(f"cannot write {target}: {e.strerror}") from None
             temporaries.append(Path(name))
-            # newline="": the JSONL writers end lines with \n, the CSV writer with \r\n.
             handles.append(os.fdopen(fd, "w", encoding="utf-8", newline=""))
         yield handles
         for handle in handles:
             handle.close()
         mode = 0o666 & ~_umask()  # mkstemp makes 0600; give a file's usual mode
         for temporary, target in zip(temporaries, targets, strict=True):
-            temporary.chmod(mode)
-            temporary.replace(target)
+            if temporary is not None:
+                temporary.chmod(mode)
+                temporary.replace(target)
     except BaseException:
         for handle in handles:
             handle.close()
         for temporary in temporaries:
-            temporary.unlink(missing_ok=True)
+            if temporary is not None:
+                temporary.unlink(missing_ok=True)
         raise
 
 

@@ -79,7 +79,7 @@ class RunOptions:
             raise WorkbenchError("--timeout must be above 0 and --backoff at least 0")
         check_base_url(self.base_url)
         if self.judge_base_url is not None:
-            check_base_url(self.judge_base_url)
+            check_base_url(self.judge_base_url, "--judge-base-url")
 
 
 # Starts a server for the run (the embedded model) given the slots wanted; yields its base URL.

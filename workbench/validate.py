@@ -37,6 +37,7 @@ DEFAULT_BANNED_PHRASES: tuple[str, ...] = (
 )
 DEFAULT_MIN_RATIO = 0.8  # an answer needs at least int(0.8 * input words) words
 DEFAULT_MAX_RATIO = 2.0  # and at most int(2 * input words)
+MAX_RATIO_LIMIT = 100.0  # past this, too_long means nothing (and the word count overflows)
 # too_similar: word-sequence similarity at which an answer is a copy. 0.9 is the lowest that
 # rejects none of 86 hand-written paraphrases: light rewrites score up to 0.895, a real copy as
 # little as 0.89 (benchmarks/MEASURED.md).
@@ -79,6 +80,8 @@ class Rules:
 
     def __post_init__(self) -> None:
         check_codes(self.enabled)
+        if not self.max_ratio <= MAX_RATIO_LIMIT:  # also refuses inf and nan
+            raise WorkbenchError(f"--max-ratio must be at most {MAX_RATIO_LIMIT:g}")
         if not 0 <= self.min_ratio <= self.max_ratio:
             raise WorkbenchError("--min-ratio must be between 0 and --max-ratio")
         if not 0 < self.similarity <= 1:
