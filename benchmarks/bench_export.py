@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from workbench.db import open_db  # noqa: E402
+from workbench.store.database import open_db  # noqa: E402
 
 # Prose to cut paragraphs from: the sample story's opening, repeated.
 BASE = " ".join(

@@ -25,11 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from workbench.db import open_db, utc_now  # noqa: E402
-from workbench.ingest import read_source  # noqa: E402
-from workbench.judging import save_rules  # noqa: E402
-from workbench.recipes import Recipe, save_recipe  # noqa: E402
-from workbench.validate import Rules  # noqa: E402
+from workbench.store.database import open_db, utc_now  # noqa: E402
+from workbench.ingest.sources import read_source  # noqa: E402
+from workbench.judge.judging import save_rules  # noqa: E402
+from workbench.engine.recipes import Recipe, save_recipe  # noqa: E402
+from workbench.judge.validate import Rules  # noqa: E402
 
 DEFAULT_BOOK = ROOT.parent / "shared" / "corpus" / "princess-and-the-goblin.txt"
 

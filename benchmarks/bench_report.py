@@ -21,10 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from workbench.db import open_db, utc_now  # noqa: E402
-from workbench.judging import save_rules  # noqa: E402
-from workbench.recipes import Recipe, save_recipe  # noqa: E402
-from workbench.validate import Rules  # noqa: E402
+from workbench.store.database import open_db, utc_now  # noqa: E402
+from workbench.judge.judging import save_rules  # noqa: E402
+from workbench.engine.recipes import Recipe, save_recipe  # noqa: E402
+from workbench.judge.validate import Rules  # noqa: E402
 
 WORDS = [
     "the", "princess", "went", "up", "the", "stair", "and", "found", "the", "old", "lady",

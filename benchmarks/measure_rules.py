@@ -49,11 +49,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from workbench import meaning  # noqa: E402
-from workbench.client import Server  # noqa: E402
-from workbench.facts import FactsCheck, check_facts  # noqa: E402
-from workbench.ingest import Paragraph  # noqa: E402
-from workbench.validate import (  # noqa: E402
+from workbench.judge import meaning  # noqa: E402
+from workbench.llm.client import Server  # noqa: E402
+from workbench.judge.facts import FactsCheck, check_facts  # noqa: E402
+from workbench.ingest.sources import Paragraph  # noqa: E402
+from workbench.judge.validate import (  # noqa: E402
     DEFAULT_ENABLED,
     DEFAULT_MIN_MEANING,
     RULES,
@@ -723,7 +723,7 @@ def judge_report(items: list[Item], url: str, model: str) -> str:
     about every labelled answer: how often it says yes to good answers and to each defect."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from workbench.checks import judge_body, judgment
+    from workbench.judge.checks import judge_body, judgment
 
     server = Server(url, timeout=120)
 

@@ -134,7 +134,7 @@ def book(tmp_path: Path) -> Path:
 def paragraph_rows(db_path: Path, recipe: str | None = None) -> list[dict]:
     """Every paragraph in source order, with its status under a recipe (the current one by
     default): filtered, pending, succeeded or skipped, as the old single status read."""
-    from workbench.recipes import current_recipe_name
+    from workbench.engine.recipes import current_recipe_name
 
     db = Database(db_path)
     return list(

@@ -12,7 +12,7 @@ import pytest
 from sqlite_utils import Database
 
 from tests.epubs import ENCRYPTION_XML, FONT_OBFUSCATION, add_file, make_epub
-from workbench.books import ReadOptions, is_verse, read_markdown, read_text, wrap_width
+from workbench.ingest.books import ReadOptions, is_verse, read_markdown, read_text, wrap_width
 
 # --- helpers ------------------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from tests.browsing import (
 )
 from tests.conftest import REVIEW_ANSWERS, REVIEW_PARAGRAPHS, reworded, words
 from tests.fakeserver import FakeServer, Reply
-from workbench.browse import is_loopback, metadata
+from workbench.review.browse import is_loopback, metadata
 
 pytest.importorskip("datasette")
 

@@ -16,7 +16,7 @@ from sqlite_utils import Database
 from tests.conftest import db_snapshot as snapshot
 from tests.conftest import reworded, run_against
 from tests.fakeserver import Reply
-from workbench.export import split_side
+from workbench.dataset.export import split_side
 
 # A book with a paragraph before its first heading, two chapters, verse, a tab, quotes of both
 # kinds, a backslash, non-ASCII, a short paragraph (filtered) and a repeated one (--dedupe).
@@ -525,7 +525,7 @@ def test_statistics_of_a_split_and_of_an_empty_side(cli, job):
 
 
 def test_median_of_an_even_count_is_the_mean_of_the_middle_two():
-    from workbench.export import Histogram
+    from workbench.dataset.export import Histogram
 
     h = Histogram()
     for value in (3, 1, 10, 4):
@@ -669,7 +669,7 @@ def test_a_failed_split_export_keeps_the_previous_files(cli, job, tmp_path, monk
         next(iter(rows))
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("workbench.export._write", failing_write)
+    monkeypatch.setattr("workbench.dataset.export._write", failing_write)
     with pytest.raises(RuntimeError, match="disk on fire"):
         cli("export", "-f", "messages", "-o", "data.jsonl", "--split", "0.5")
     assert {p.name: p.read_bytes() for p in tmp_path.glob("data.*")} == before

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-import workbench.db
+import workbench.store.database
 from tests.conftest import assert_one_line_error
 from tests.conftest import db_snapshot as snapshot
-from workbench.db import APPLICATION_ID, SQLITE_HEADER, open_db, schema_sql
+from workbench.store.database import APPLICATION_ID, SQLITE_HEADER, open_db, schema_sql
 from workbench.errors import DatabaseError
-from workbench.migrations import MIGRATIONS
+from workbench.store.migrations import MIGRATIONS
 
 REPO = Path(__file__).resolve().parent.parent
 COMMANDS = {
@@ -215,7 +215,7 @@ def test_the_schema_is_schema_sql(tmp_path):
 
 
 def test_the_schema_comes_from_schema_sql_and_nowhere_else(tmp_path, monkeypatch):
-    monkeypatch.setattr(workbench.db, "schema_sql", lambda: "CREATE TABLE only_this (x INTEGER);\n")
+    monkeypatch.setattr(workbench.store.database, "schema_sql", lambda: "CREATE TABLE only_this (x INTEGER);\n")
     db = open_db(tmp_path / "new.db", create=True)
     try:
         assert set(db.table_names()) == {"only_this", "_sqlite_migrations"}

@@ -1,4 +1,4 @@
-"""The embedded llama.cpp server (workbench.embedded) on the real SmolLM2-135M model.
+"""The embedded llama.cpp server (workbench.llm.embedded) on the real SmolLM2-135M model.
 
 Structure only, never the model's wording. One server serves the module (about 0.5 s to
 start); the tests that must see a server stop start their own.
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from workbench.embedded import EmbeddedUnavailable, default_model_path, embedded_server
+from workbench.llm.embedded import EmbeddedUnavailable, default_model_path, embedded_server
 
 # Before xllamacpp loads libgomp: the setting embedded_server() makes on its own import (see
 # _import_xllamacpp), which importorskip would otherwise pre-empt for the whole session.
@@ -134,7 +134,7 @@ IN_FLIGHT = textwrap.dedent(
     """
     import threading, time
     import requests
-    from workbench.embedded import embedded_server
+    from workbench.llm.embedded import embedded_server
 
     errors = []
 
@@ -175,7 +175,7 @@ def test_stopping_with_requests_in_flight_does_not_hang():
 
 
 def test_importing_the_module_loads_no_native_code():
-    code = "import sys, workbench.embedded; print('xllamacpp' in sys.modules)"
+    code = "import sys, workbench.llm.embedded; print('xllamacpp' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)}
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env

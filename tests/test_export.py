@@ -14,9 +14,9 @@ import pytest
 
 from tests.conftest import run_against, words
 from tests.fakeserver import Reply, reverse_words
-from workbench.db import open_db
-from workbench.export import ExportOptions, export
-from workbench.formats import Example, pair_line
+from workbench.store.database import open_db
+from workbench.dataset.export import ExportOptions, export
+from workbench.dataset.formats import Example, pair_line
 
 ORIGINAL_1 = "She said “hello” to the café owner, who smiled back at her warmly."
 ORIGINAL_2 = "The rain fell all night on the old town,\nand by morning the streets were rivers."
@@ -197,7 +197,7 @@ def test_a_failed_export_keeps_the_previous_file_and_no_temporary(
         writers[0](fmt.build(example, wording))  # a first line is written, then it fails
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("workbench.export._write", failing_write)
+    monkeypatch.setattr("workbench.dataset.export._write", failing_write)
     db = open_db(db_path)
     with pytest.raises(RuntimeError, match="disk on fire"):
         export(db, ExportOptions(output=str(out)))

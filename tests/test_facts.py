@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.facts import FactsCheck, check_facts, numbers, proper_names
+from workbench.judge.facts import FactsCheck, check_facts, numbers, proper_names
 
 
 @pytest.mark.parametrize(

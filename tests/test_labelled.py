@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench import meaning
-from workbench.validate import DEFAULT_RULES, DEFAULT_SIMILARITY, similarity, validate
+from workbench.judge import meaning
+from workbench.judge.validate import DEFAULT_RULES, DEFAULT_SIMILARITY, similarity, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location(

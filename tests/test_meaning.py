@@ -12,9 +12,9 @@ import pytest
 import requests
 
 from tests.fakeserver import FakeServer, Reply
-from workbench import meaning
-from workbench.client import Server
-from workbench.retry import is_transient
+from workbench.judge import meaning
+from workbench.llm.client import Server
+from workbench.llm.retry import is_transient
 
 ORIGINAL = (
     "Léonie Marsh was six when the clock stopped and seventeen when she decided to start it "
@@ -49,7 +49,7 @@ def test_wordllama_loads_offline_without_touching_the_network():
 
         socket.socket.connect = refuse
         socket.create_connection = refuse
-        from workbench import meaning
+        from workbench.judge import meaning
 
         paraphrase = meaning.similarity("The cat sat on the mat.", "A cat was sitting on the rug.")
         unrelated = meaning.similarity("The cat sat on the mat.", "Stock markets fell on Tuesday.")
@@ -67,7 +67,7 @@ def test_wordllama_stays_off_the_import_path_of_commands():
     result = run_python(
         """
         import sys
-        import workbench.cli, workbench.meaning, workbench.facts
+        import workbench.cli, workbench.judge.meaning, workbench.judge.facts
         assert "wordllama" not in sys.modules, "imported at start-up"
         print("ok")
         """

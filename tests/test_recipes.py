@@ -283,9 +283,9 @@ def test_a_server_that_is_down_changes_nothing(cli, fake, job, db_path):
 
 
 def test_a_locked_database_is_one_line(cli, fake, job, db_path, monkeypatch):
-    import workbench.db
+    import workbench.store.database
 
-    monkeypatch.setattr(workbench.db, "BUSY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(workbench.store.database, "BUSY_TIMEOUT_S", 0.2)
     holder = sqlite3.connect(db_path)
     holder.execute("BEGIN IMMEDIATE")
     try:
@@ -376,16 +376,16 @@ def test_a_recipe_asks_one_way_whoever_writes(cli, fake, job, db_path):
 
 
 def test_a_database_on_a_full_disk_is_one_line(cli, fake, job, db_path, monkeypatch):
-    import workbench.db
+    import workbench.store.database
 
-    tune = workbench.db._tune
+    tune = workbench.store.database._tune
 
     def tune_then_fill(db):  # the file may not grow past the size it has when opened
         tune(db)
         pages = db.execute("PRAGMA page_count").fetchone()[0]
         db.execute(f"PRAGMA max_page_count = {pages}")
 
-    monkeypatch.setattr(workbench.db, "_tune", tune_then_fill)
+    monkeypatch.setattr(workbench.store.database, "_tune", tune_then_fill)
     fake.responder = fresh_words
     result = run(cli, fake)
     assert result.exit_code == 1

@@ -10,7 +10,7 @@ from sqlite_utils import Database
 from tests.conftest import LAMP, LAMP_PARAPHRASE, ingest_paragraphs
 from tests.conftest import run_against as run
 from tests.fakeserver import Reply
-from workbench.validate import (
+from workbench.judge.validate import (
     CLEANERS,
     NOTEBOOK_ENABLED,
     RULES,

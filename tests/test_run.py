@@ -13,7 +13,7 @@ from sqlite_utils import Database
 
 from tests.conftest import ingest_paragraphs, paragraph_rows, run_against, statuses, words
 from tests.fakeserver import FakeServer, Reply
-from workbench.recipes import DEFAULT_SYSTEM_PROMPT, Recipe
+from workbench.engine.recipes import DEFAULT_SYSTEM_PROMPT, Recipe
 
 NOTEBOOK_PROMPT = (
     "You are an expert novelist. Paraphrase the given text in your own words, refining the prose "
@@ -237,8 +237,8 @@ def test_timeouts_are_retried(cli, fake, tmp_path, db_path):
 
 
 def test_backoff_waits_grow_and_honour_retry_after():
-    from workbench.client import Completion
-    from workbench.retry import TransientFailure, transport_policy
+    from workbench.llm.client import Completion
+    from workbench.llm.retry import TransientFailure, transport_policy
 
     waits: list[float] = []
     calls = []

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from workbench.worddiff import tokens, word_diff
+from workbench.review.worddiff import tokens, word_diff
 
 
 def text_of(fragment: str) -> str:

@@ -7,7 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.client import Server
+from workbench.llm.client import Server
 from workbench.errors import WorkbenchError
 
 
@@ -95,9 +95,9 @@ def _reasons(body: str) -> bool:
 
 def check_database(path: Path) -> list[Check]:
     """The database exists, is ours and is migrated; what it holds."""
-    from workbench.db import database_trouble, open_db
-    from workbench.migrations import schema_version
-    from workbench.report import report
+    from workbench.store.database import database_trouble, open_db
+    from workbench.store.migrations import schema_version
+    from workbench.review.report import report
 
     if not path.exists():
         return [
@@ -134,7 +134,7 @@ def check_meaning() -> list[Check]:
     """The meaning rule's offline model (WordLlama) loads from the installed package."""
     import time
 
-    from workbench.meaning import load_wordllama, similarity
+    from workbench.judge.meaning import load_wordllama, similarity
 
     start = time.perf_counter()
     try:

@@ -100,7 +100,7 @@ def read_book(path: Path, data: bytes, options: ReadOptions) -> Book:
     try:
         kind = format_of(path)
         if kind == "epub":
-            from workbench.epub import read_epub  # only ingest of .epub pays for lxml, ebooklib
+            from workbench.ingest.epub import read_epub  # only ingest of .epub pays for lxml, ebooklib
 
             book = read_epub(data, options)
         else:

@@ -28,7 +28,7 @@ from tenacity import (
     wait_random,
 )
 
-from workbench.client import Call
+from workbench.llm.client import Call
 
 DEFAULT_RETRIES = 8  # with the default backoff: about 4 minutes of a dead server before giving up
 DEFAULT_BACKOFF = 1.0  # seconds before the first retry; doubles each time

@@ -31,7 +31,7 @@ from datasette.utils import tilde_encode
 from datasette.utils.asgi import Response
 from markupsafe import Markup
 
-from workbench.worddiff import word_diff
+from workbench.review.worddiff import word_diff
 
 NAME = "workbench"
 CSS_PATH = "/-/workbench.css"
@@ -125,7 +125,7 @@ def register_routes() -> list[tuple[str, Callable[[], Response]]]:
 
 
 def _css() -> Response:
-    css = resources.files("workbench").joinpath("datasette.css").read_text("utf-8")
+    css = resources.files("workbench.review").joinpath("datasette.css").read_text("utf-8")
     return Response(css, content_type="text/css; charset=utf-8")
 
 

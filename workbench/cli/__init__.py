@@ -18,12 +18,12 @@ from typing import Annotated, ParamSpec, TypeVar
 import typer
 
 from workbench import __version__
-from workbench.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT
-from workbench.db import DEFAULT_DB, database_trouble, open_db
+from workbench.llm.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT
+from workbench.store.database import DEFAULT_DB, database_trouble, open_db
 from workbench.errors import ExitCode, WorkbenchError
-from workbench.export import DEFAULT_FORMAT, DEFAULT_SEED, ExportOptions
-from workbench.export import export as export_pairs
-from workbench.formats import (
+from workbench.dataset.export import DEFAULT_FORMAT, DEFAULT_SEED, ExportOptions
+from workbench.dataset.export import export as export_pairs
+from workbench.dataset.formats import (
     BACKWARD,
     DEFAULT_AUTHOR,
     DEFAULT_INSTRUCTION,
@@ -31,9 +31,9 @@ from workbench.formats import (
     FORMATS,
     FORWARD,
 )
-from workbench.ingest import DEFAULT_ENCODING, DEFAULT_MIN_WORDS, read_sources
-from workbench.ingest import ingest as ingest_files
-from workbench.options import (
+from workbench.ingest.sources import DEFAULT_ENCODING, DEFAULT_MIN_WORDS, read_sources
+from workbench.ingest.sources import ingest as ingest_files
+from workbench.cli.options import (
     ApiKeyOption,
     BannedPhraseOption,
     BannedPhrasesFileOption,
@@ -66,8 +66,8 @@ from workbench.options import (
     recipe_settings,
     rule_changes,
 )
-from workbench.retry import DEFAULT_BACKOFF, DEFAULT_RETRIES, MAX_BACKOFF
-from workbench.run import DEFAULT_CONCURRENCY
+from workbench.llm.retry import DEFAULT_BACKOFF, DEFAULT_RETRIES, MAX_BACKOFF
+from workbench.engine.run import DEFAULT_CONCURRENCY
 
 app = typer.Typer(
     help="Turn a book into fine-tuning pairs with a local LLM.\n\n"
@@ -276,11 +276,11 @@ def run(
 
     Without recipe or rule options it goes on with the job as stored: the current recipe, the job's rules. Every attempt is committed as it finishes: stop it at any time (Ctrl-C) and run it again to go on where it stopped.
     """
-    from workbench.judging import job_rules
-    from workbench.progress import Progress
-    from workbench.recipes import plan_recipe
-    from workbench.run import RunOptions
-    from workbench.run import run as run_job
+    from workbench.judge.judging import job_rules
+    from workbench.cli.progress import Progress
+    from workbench.engine.recipes import plan_recipe
+    from workbench.engine.run import RunOptions
+    from workbench.engine.run import run as run_job
 
     given = recipe_settings(
         model=model, system_prompt=system_prompt, system_prompt_file=system_prompt_file,
@@ -341,7 +341,7 @@ def _embedded(gguf: Path | None, quiet: bool) -> Callable[[int], AbstractContext
 
     @contextmanager
     def serve(slots: int) -> Iterator[str]:
-        from workbench.embedded import embedded_server
+        from workbench.llm.embedded import embedded_server
 
         with embedded_server(gguf, parallel=slots) as server:
             if not quiet:
@@ -377,8 +377,8 @@ def rules(
 
     The rules are shared by every recipe. Each change is a new version; the verdicts it replaces are kept.
     """
-    from workbench.db import close_dead_runs
-    from workbench.judging import format_rules, job_rules, settle_rules
+    from workbench.store.database import close_dead_runs
+    from workbench.judge.judging import format_rules, job_rules, settle_rules
 
     changes = rule_changes(
         banned_phrase=banned_phrase, banned_phrases_file=banned_phrases_file,
@@ -416,8 +416,8 @@ def recipes(
 
     A recipe is one way of asking: model, prompts, sampling, budgets. `workbench run --recipe NAME` makes or works one.
     """
-    from workbench.compare import format_recipes, recipe_summaries
-    from workbench.recipes import named_recipe
+    from workbench.review.compare import format_recipes, recipe_summaries
+    from workbench.engine.recipes import named_recipe
 
     with open_db(db) as database:
         if name is not None:
@@ -478,9 +478,9 @@ def report(
 
     It shows one recipe (the current one unless --recipe) or one run (--run), examples of one rejection reason (--reason), or compares recipes (--compare).
     """
-    from workbench.compare import compare as compare_recipes
-    from workbench.compare import format_compare
-    from workbench.report import examples, format_examples, report_json, report_text
+    from workbench.review.compare import compare as compare_recipes
+    from workbench.review.compare import format_compare
+    from workbench.review.report import examples, format_examples, report_json, report_text
 
     if names and not compare:
         raise WorkbenchError(
@@ -636,7 +636,7 @@ def serve(
     """Keep the built-in llama.cpp server running for several commands, until Ctrl-C."""
     import time
 
-    from workbench.embedded import embedded_server
+    from workbench.llm.embedded import embedded_server
 
     if parallel < 1:
         raise WorkbenchError("--parallel must be at least 1")
@@ -668,8 +668,8 @@ def browse(
 
     Serves until Ctrl-C and prints the URL of the database's page. Works on a read-only file and while a run is writing.
     """
-    from workbench.browse import Served, is_loopback
-    from workbench.browse import browse as serve
+    from workbench.review.browse import Served, is_loopback
+    from workbench.review.browse import browse as serve
 
     if not is_loopback(host):
         typer.echo(
@@ -697,7 +697,7 @@ def models(
     api_key: ApiKeyOption = None,
 ) -> None:
     """List the models the server offers, one per line (the first is run's default)."""
-    from workbench.client import Server
+    from workbench.llm.client import Server
 
     for name in Server(base_url, api_key=api_key).list_models():
         typer.echo(name)

@@ -6,8 +6,8 @@ from typing import Any
 
 import typer
 
-from workbench.run import RunStart
-from workbench.worker import AttemptEvent, CheckedEvent
+from workbench.engine.run import RunStart
+from workbench.engine.worker import AttemptEvent, CheckedEvent
 
 
 class Progress:

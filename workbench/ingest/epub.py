@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from workbench.books import (
+from workbench.ingest.books import (
     Book,
     Builder,
     Passage,

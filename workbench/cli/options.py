@@ -13,8 +13,8 @@ from typing import Annotated, Any
 import typer
 
 from workbench.errors import WorkbenchError
-from workbench.judging import RuleChanges
-from workbench.validate import CODES
+from workbench.judge.judging import RuleChanges
+from workbench.judge.validate import CODES
 
 DbOption = Annotated[
     Path,

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 import numpy
 import requests
 
-from workbench.client import Call, Server, _first_line, post
-from workbench.db import utc_now
+from workbench.llm.client import Call, Server, _first_line, post
+from workbench.store.database import utc_now
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""Ingest: store the paragraphs of books read by workbench.books, and the sections they are in.
+"""Ingest: store the paragraphs of books read by workbench.ingest.books, and the sections they are in.
 
 Splitting follows the notebook: paragraphs are separated by blank lines, stripped, and those
 with fewer than --min-words words (`len(p.split())`) are kept aside as `filtered`. Reading the
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from workbench.books import (
+from workbench.ingest.books import (
     DEFAULT_ENCODING,
     FORMATS,
     Format,
@@ -25,7 +25,7 @@ from workbench.books import (
     check_encoding,
     read_book,
 )
-from workbench.db import utc_now
+from workbench.store.database import utc_now
 from workbench.errors import InputError
 
 DEFAULT_MIN_WORDS = 10

@@ -205,7 +205,7 @@ class OfflineChecker:
     def meaning(self, original: str, answer: str, rules: Rules) -> float:
         if rules.embeddings_model:
             raise NeedsCheck("embeddings")
-        from workbench import meaning  # loads WordLlama on first use, once a process
+        from workbench.judge import meaning  # loads WordLlama on first use, once a process
 
         return round(meaning.similarity(original, answer), 4)
 
@@ -514,7 +514,7 @@ def meaning_drift(answer: Answer, rules: Rules) -> str | None:
 
 
 def facts_changed(answer: Answer, rules: Rules) -> str | None:
-    from workbench.facts import check_facts
+    from workbench.judge.facts import check_facts
 
     found = check_facts(answer.original, answer.text)
     return found.detail() if found.invented else None

@@ -33,7 +33,7 @@ from typing import Any, TextIO
 from sqlite_utils import Database
 
 from workbench.errors import WorkbenchError
-from workbench.formats import (
+from workbench.dataset.formats import (
     BACKWARD,
     DEFAULT_AUTHOR,
     DIRECTIONS,
@@ -45,7 +45,7 @@ from workbench.formats import (
     Wording,
     examples,
 )
-from workbench.recipes import Recipe, named_recipe, stored_recipes
+from workbench.engine.recipes import Recipe, named_recipe, stored_recipes
 
 DEFAULT_FORMAT = "notebook"
 DEFAULT_OUTPUT = "output"  # + the format's extension: output.jsonl, output.csv

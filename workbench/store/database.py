@@ -13,13 +13,13 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from workbench.errors import DatabaseError, SchemaBehind, WorkbenchError
-from workbench.migrations import MIGRATIONS, known_steps, schema_version, sql_statements
+from workbench.store.migrations import MIGRATIONS, known_steps, schema_version, sql_statements
 
 # PRAGMA application_id marks the file as ours ("WBnc"), as the SQLite docs recommend for
 # application file formats: an unrelated SQLite file is refused before anything is written.
 APPLICATION_ID = 0x57426E63
 SQLITE_HEADER = b"SQLite format 3\x00"
-DEFAULT_DB = "workbench.db"
+DEFAULT_DB = "workbench.store.database"
 # How long a command waits for another process's write to finish before it gives up.
 BUSY_TIMEOUT_S = 10.0
 
@@ -45,10 +45,10 @@ def database_trouble(error: sqlite3.DatabaseError) -> str | None:
 
 def schema_sql() -> str:
     """The text of schema.sql: the wheel's copy, or the one at the top of a source checkout."""
-    packaged = resources.files("workbench").joinpath("schema.sql")
+    packaged = resources.files("workbench.store").joinpath("schema.sql")
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parent.parent / "schema.sql").read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parents[2] / "schema.sql").read_text(encoding="utf-8")
 
 
 def utc_now() -> str:

@@ -20,9 +20,9 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from workbench.db import utc_now
+from workbench.store.database import utc_now
 from workbench.errors import WorkbenchError
-from workbench.validate import Rejection
+from workbench.judge.validate import Rejection
 
 DEFAULT_RECIPE = "default"
 DEFAULT_SYSTEM_PROMPT = (

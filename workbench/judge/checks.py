@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.client import Call, Completion, Server
-from workbench.meaning import EmbeddingCall, embeddings_similarity
-from workbench.retry import Stopped, raise_for_failure, transport_policy
-from workbench.validate import JUDGE_QUESTION, OFFLINE, Rules
+from workbench.llm.client import Call, Completion, Server
+from workbench.judge.meaning import EmbeddingCall, embeddings_similarity
+from workbench.llm.retry import Stopped, raise_for_failure, transport_policy
+from workbench.judge.validate import JUDGE_QUESTION, OFFLINE, Rules
 
 JUDGE_MAX_TOKENS = 8  # room for "Yes." and little else: the answer is read from its first word
 _FIRST_WORD = re.compile(r"[^\W_]+")

@@ -17,10 +17,10 @@ from itertools import groupby
 
 from sqlite_utils import Database
 
-from workbench.db import utc_now
+from workbench.store.database import utc_now
 from workbench.errors import WorkbenchError
-from workbench.recipes import stored_recipes
-from workbench.validate import (
+from workbench.engine.recipes import stored_recipes
+from workbench.judge.validate import (
     CLEANERS,
     CODES,
     NOTEBOOK_ENABLED,

@@ -14,7 +14,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from workbench.errors import WorkbenchError
-from workbench.recipes import (
+from workbench.engine.recipes import (
     Recipe,
     named_recipe,
     paragraph_counts,
@@ -94,7 +94,7 @@ def report(
     """Everything `workbench report` shows, as one JSON-ready dict: for one recipe (the current
     one by default), or for the paragraphs and attempts of one run. `recipes` lists every
     recipe of the job; `skipped` lists that many skipped paragraphs (all when None)."""
-    from workbench.compare import recipe_summaries
+    from workbench.review.compare import recipe_summaries
 
     recipe = _target(db, recipe_name, run_id)
     rid = recipe.id if recipe else None

@@ -9,14 +9,14 @@ from typing import Any
 from sqlite_utils import Database
 
 from workbench.errors import WorkbenchError
-from workbench.recipes import (
+from workbench.engine.recipes import (
     Recipe,
     current_recipe_name,
     named_recipe,
     paragraph_counts,
     stored_recipes,
 )
-from workbench.report import tally
+from workbench.review.report import tally
 
 
 def recipe_summaries(db: Database, recipes: list[Recipe] | None = None) -> list[dict[str, Any]]:

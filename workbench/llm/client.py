@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from workbench.db import utc_now
+from workbench.store.database import utc_now
 from workbench.errors import ServerUnreachable, WorkbenchError
 
 DEFAULT_BASE_URL = "http://localhost:1234/v1"  # LM Studio's default

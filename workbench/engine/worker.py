@@ -17,11 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.checks import CheckCall, ServerChecker
-from workbench.client import Completion, Server
-from workbench.judging import Verdict, judge
-from workbench.recipes import Recipe
-from workbench.retry import (
+from workbench.judge.checks import CheckCall, ServerChecker
+from workbench.llm.client import Completion, Server
+from workbench.judge.judging import Verdict, judge
+from workbench.engine.recipes import Recipe
+from workbench.llm.retry import (
     RequestRefused,
     Stopped,
     TransientFailure,
@@ -29,7 +29,7 @@ from workbench.retry import (
     transport_policy,
     validation_policy,
 )
-from workbench.validate import Known, Rejection, Rules
+from workbench.judge.validate import Known, Rejection, Rules
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from workbench.db import open_db, open_db_readonly, readonly_uri, writable
+from workbench.store.database import open_db, open_db_readonly, readonly_uri, writable
 from workbench.errors import SchemaBehind, WorkbenchError
 
 DEFAULT_HOST = "127.0.0.1"
@@ -36,9 +36,9 @@ def metadata(db: Path) -> dict[str, Any]:
     """datasette.yaml (configuration as data), addressed to this database's name."""
     import yaml  # Datasette's own dependency, so only needed with the [browse] extra
 
-    from workbench.compare import COMPARE_SQL
+    from workbench.review.compare import COMPARE_SQL
 
-    text = resources.files("workbench").joinpath("datasette.yaml").read_text("utf-8")
+    text = resources.files("workbench.review").joinpath("datasette.yaml").read_text("utf-8")
     data: dict[str, Any] = yaml.safe_load(text)
     data["databases"]["*"]["queries"]["compare_recipes"]["sql"] = COMPARE_SQL.strip()
     data["databases"] = {Path(db).stem: data["databases"]["*"]}
@@ -115,7 +115,7 @@ def browse(
     from datasette.app import Datasette
     from datasette.plugins import pm
 
-    from workbench import datasette_plugin
+    from workbench.review import datasette_plugin
 
     if not pm.is_registered(datasette_plugin):
         pm.register(datasette_plugin, name=datasette_plugin.NAME)
@@ -124,7 +124,7 @@ def browse(
         [] if immutable else [path],
         immutables=[path] if immutable else [],
         metadata=metadata(db),
-        template_dir=str(resources.files("workbench").joinpath("templates")),
+        template_dir=str(resources.files("workbench.review").joinpath("templates")),
     )
     config = uvicorn.Config(
         datasette.app(),

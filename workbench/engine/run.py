@@ -28,21 +28,21 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from workbench.checks import INSERT_CHECK_SQL, check_row
-from workbench.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, Server, check_base_url
-from workbench.db import close_dead_runs, utc_now
+from workbench.judge.checks import INSERT_CHECK_SQL, check_row
+from workbench.llm.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, Server, check_base_url
+from workbench.store.database import close_dead_runs, utc_now
 from workbench.errors import ServerFailing, ServerRefused, ServerUnreachable, WorkbenchError
-from workbench.judging import settle_rules
-from workbench.recipes import (
+from workbench.judge.judging import settle_rules
+from workbench.engine.recipes import (
     Recipe,
     RecipePlan,
     paragraph_counts,
     save_recipe,
     verdict_counts,
 )
-from workbench.retry import DEFAULT_BACKOFF, DEFAULT_RETRIES, RequestRefused, TransientFailure
-from workbench.validate import Known, Rules
-from workbench.worker import (
+from workbench.llm.retry import DEFAULT_BACKOFF, DEFAULT_RETRIES, RequestRefused, TransientFailure
+from workbench.judge.validate import Known, Rules
+from workbench.engine.worker import (
     AttemptEvent,
     Awaiting,
     CheckedEvent,
@@ -423,7 +423,7 @@ def _work(
 
 
 def _load_meaning() -> None:
-    from workbench.meaning import load_wordllama
+    from workbench.judge.meaning import load_wordllama
 
     with contextlib.suppress(WorkbenchError):  # a worker meets the same error, and says it
         load_wordllama()

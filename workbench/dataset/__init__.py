@@ -1,0 +1,1 @@
+"""Writing training data: the selection, the trainer formats, the files and their statistics."""

@@ -1,0 +1,1 @@
+"""Working a job: recipes, the run loop and its workers, the runs it records."""

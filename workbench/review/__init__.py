@@ -1,0 +1,1 @@
+"""Reading a job back: the report, recipes compared, browse (Datasette, its plugin, the word diff)."""
