@@ -25,11 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from workbench.store.database import open_db, utc_now  # noqa: E402
-from workbench.ingest.sources import read_source  # noqa: E402
-from workbench.judge.judging import save_rules  # noqa: E402
 from workbench.engine.recipes import Recipe, save_recipe  # noqa: E402
-from workbench.judge.validate import Rules  # noqa: E402
+from workbench.ingest.sources import read_source  # noqa: E402
+from workbench.judge.settings import Rules  # noqa: E402
+from workbench.judge.versions import save_rules  # noqa: E402
+from workbench.store.database import open_db  # noqa: E402
+from workbench.store.times import utc_now  # noqa: E402
 
 DEFAULT_BOOK = ROOT.parent / "shared" / "corpus" / "princess-and-the-goblin.txt"
 

@@ -21,10 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from workbench.store.database import open_db, utc_now  # noqa: E402
-from workbench.judge.judging import save_rules  # noqa: E402
 from workbench.engine.recipes import Recipe, save_recipe  # noqa: E402
-from workbench.judge.validate import Rules  # noqa: E402
+from workbench.judge.settings import Rules  # noqa: E402
+from workbench.judge.versions import save_rules  # noqa: E402
+from workbench.store.database import open_db  # noqa: E402
+from workbench.store.times import utc_now  # noqa: E402
 
 WORDS = [
     "the", "princess", "went", "up", "the", "stair", "and", "found", "the", "old", "lady",

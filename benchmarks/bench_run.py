@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.fakeserver import FakeServer  # noqa: E402
-from workbench.ingest.sources import read_source  # noqa: E402
 from workbench.engine.recipes import DEFAULT_SYSTEM_PROMPT  # noqa: E402
-from workbench.judge.validate import validate  # noqa: E402
+from workbench.ingest.sources import read_source  # noqa: E402
+from workbench.judge.verdict import validate  # noqa: E402
 
 
 def paragraphs_of(book: Path, count: int) -> list[str]:

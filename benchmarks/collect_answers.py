@@ -28,11 +28,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from workbench.engine.recipes import Recipe
+from workbench.ingest.sources import Paragraph, read_source
+from workbench.judge.settings import DEFAULT_MAX_RATIO
 from workbench.llm.client import Server
 from workbench.llm.embedded import embedded_server
-from workbench.ingest.sources import Paragraph, read_source
-from workbench.engine.recipes import Recipe
-from workbench.judge.validate import DEFAULT_MAX_RATIO
 
 MIN_WORDS = 10  # what run sends
 

@@ -49,19 +49,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from workbench.judge import meaning  # noqa: E402
-from workbench.llm.client import Server  # noqa: E402
-from workbench.judge.facts import FactsCheck, check_facts  # noqa: E402
 from workbench.ingest.sources import Paragraph  # noqa: E402
-from workbench.judge.validate import (  # noqa: E402
-    DEFAULT_ENABLED,
-    DEFAULT_MIN_MEANING,
-    RULES,
-    Answer,
-    Rules,
-    clean,
-    similarity,
-)
+from workbench.judge import wordllama as meaning  # noqa: E402
+from workbench.judge.answer import Answer  # noqa: E402
+from workbench.judge.cleaners import clean  # noqa: E402
+from workbench.judge.embeddings import embeddings_similarity  # noqa: E402
+from workbench.judge.facts import FactsCheck, check_facts  # noqa: E402
+from workbench.judge.measures import similarity  # noqa: E402
+from workbench.judge.rules import DEFAULT_ENABLED, RULES  # noqa: E402
+from workbench.judge.settings import DEFAULT_MIN_MEANING, Rules  # noqa: E402
+from workbench.llm.client import Server  # noqa: E402
 
 WORD = re.compile(r"[\w']+")
 
@@ -680,7 +677,7 @@ def server_scores(items: list[Item], base_url: str, model: str) -> dict[tuple[st
     scores = {}
     for item in items:
         for _ in range(3):
-            call = meaning.embeddings_similarity(server, session, model, item.original, item.answer)
+            call = embeddings_similarity(server, session, model, item.original, item.answer)
             if call.score is not None:
                 scores[(item.original, item.answer)] = call.score
                 break

@@ -12,7 +12,10 @@ import pytest
 from sqlite_utils import Database
 
 from tests.epubs import ENCRYPTION_XML, FONT_OBFUSCATION, add_file, make_epub
-from workbench.ingest.books import ReadOptions, is_verse, read_markdown, read_text, wrap_width
+from workbench.ingest.book import ReadOptions
+from workbench.ingest.lines import is_verse, wrap_width
+from workbench.ingest.markdown import read_markdown
+from workbench.ingest.text import read_text
 
 # --- helpers ------------------------------------------------------------------------------------
 

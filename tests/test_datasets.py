@@ -525,7 +525,7 @@ def test_statistics_of_a_split_and_of_an_empty_side(cli, job):
 
 
 def test_median_of_an_even_count_is_the_mean_of_the_middle_two():
-    from workbench.dataset.export import Histogram
+    from workbench.dataset.statistics import Histogram
 
     h = Histogram()
     for value in (3, 1, 10, 4):

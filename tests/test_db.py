@@ -11,8 +11,8 @@ import pytest
 import workbench.store.database
 from tests.conftest import assert_one_line_error
 from tests.conftest import db_snapshot as snapshot
-from workbench.store.database import APPLICATION_ID, SQLITE_HEADER, open_db, schema_sql
 from workbench.errors import DatabaseError
+from workbench.store.database import APPLICATION_ID, SQLITE_HEADER, open_db, schema_sql
 from workbench.store.migrations import MIGRATIONS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -106,7 +106,8 @@ def test_a_corrupt_sqlite_file_is_refused(cli, tmp_path):
 def test_open_db_refuses_a_folder(tmp_path):
     folder = tmp_path / "dbdir"
     folder.mkdir()
-    with pytest.raises(DatabaseError, match=r"^--db .*dbdir is a folder, not a database file$"):
+    # The library names the database; the command line names the option that gave it (--db).
+    with pytest.raises(DatabaseError, match=r"^database .*dbdir is a folder, not a database file$"):
         open_db(folder, create=True)
     assert list(folder.iterdir()) == []
 
@@ -215,7 +216,9 @@ def test_the_schema_is_schema_sql(tmp_path):
 
 
 def test_the_schema_comes_from_schema_sql_and_nowhere_else(tmp_path, monkeypatch):
-    monkeypatch.setattr(workbench.store.database, "schema_sql", lambda: "CREATE TABLE only_this (x INTEGER);\n")
+    monkeypatch.setattr(
+        workbench.store.database, "schema_sql", lambda: "CREATE TABLE only_this (x INTEGER);\n"
+    )
     db = open_db(tmp_path / "new.db", create=True)
     try:
         assert set(db.table_names()) == {"only_this", "_sqlite_migrations"}

@@ -80,7 +80,7 @@ def test_doctor_on_a_file_that_is_not_ours(cli, fake, tmp_path):
 
 
 def test_doctor_without_the_meaning_model(cli, fake, monkeypatch):
-    from workbench.judge import meaning
+    from workbench.judge import wordllama as meaning
 
     monkeypatch.setattr(meaning, "_model", None)  # as in a process that has not loaded it
     monkeypatch.setattr(meaning.importlib.util, "find_spec", lambda name: None)

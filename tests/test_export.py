@@ -14,9 +14,10 @@ import pytest
 
 from tests.conftest import run_against, words
 from tests.fakeserver import Reply, reverse_words
-from workbench.store.database import open_db
-from workbench.dataset.export import ExportOptions, export
+from workbench.dataset.export import export
 from workbench.dataset.formats import Example, pair_line
+from workbench.dataset.options import ExportOptions
+from workbench.store.database import open_db
 
 ORIGINAL_1 = "She said “hello” to the café owner, who smiled back at her warmly."
 ORIGINAL_2 = "The rain fell all night on the old town,\nand by morning the streets were rivers."

@@ -15,7 +15,7 @@ from sqlite_utils import Database
 from tests.conftest import LAMP, LAMP_PARAPHRASE, ingest_paragraphs, paragraph_rows, statuses
 from tests.conftest import run_against as run
 from tests.fakeserver import FakeServer, Reply
-from workbench.judge import meaning
+from workbench.judge import wordllama as meaning
 
 ORIGINAL = LAMP
 GOOD = LAMP_PARAPHRASE

@@ -10,7 +10,7 @@ from sqlite_utils import Database
 
 from tests.conftest import assert_one_line_error, paragraph_rows, reworded, words
 from tests.epubs import AES, ENCRYPTION_XML, add_file, drop_file, make_epub, mark_entry
-from workbench.ingest.books import split_paragraphs
+from workbench.ingest.text import split_paragraphs
 
 # --- helpers ------------------------------------------------------------------------------------
 

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from workbench.judge import meaning
-from workbench.judge.validate import DEFAULT_RULES, DEFAULT_SIMILARITY, similarity, validate
+from workbench.judge import wordllama as meaning
+from workbench.judge.measures import similarity
+from workbench.judge.settings import DEFAULT_RULES, DEFAULT_SIMILARITY
+from workbench.judge.verdict import validate
 
 ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location(

@@ -12,7 +12,8 @@ import pytest
 import requests
 
 from tests.fakeserver import FakeServer, Reply
-from workbench.judge import meaning
+from workbench.judge import embeddings
+from workbench.judge import wordllama as meaning
 from workbench.llm.client import Server
 from workbench.llm.retry import is_transient
 
@@ -49,7 +50,7 @@ def test_wordllama_loads_offline_without_touching_the_network():
 
         socket.socket.connect = refuse
         socket.create_connection = refuse
-        from workbench.judge import meaning
+        from workbench.judge import wordllama as meaning
 
         paraphrase = meaning.similarity("The cat sat on the mat.", "A cat was sitting on the rug.")
         unrelated = meaning.similarity("The cat sat on the mat.", "Stock markets fell on Tuesday.")
@@ -67,7 +68,7 @@ def test_wordllama_stays_off_the_import_path_of_commands():
     result = run_python(
         """
         import sys
-        import workbench.cli, workbench.judge.meaning, workbench.judge.facts
+        import workbench.cli, workbench.judge.wordllama, workbench.judge.facts
         assert "wordllama" not in sys.modules, "imported at start-up"
         print("ok")
         """
@@ -116,7 +117,7 @@ def test_a_missing_model_file_is_one_line(monkeypatch):
 
 def call(fake: FakeServer, original: str = ORIGINAL, answer: str = PARAPHRASE, **kw):
     server = Server(fake.base_url)
-    return meaning.embeddings_similarity(
+    return embeddings.embeddings_similarity(
         server, server.session(), "embedder", original, answer, **kw
     )
 
@@ -205,5 +206,5 @@ def test_an_unreachable_server_is_a_connection_error():
     with FakeServer() as fake:
         url = fake.base_url
     server = Server(url)
-    result = meaning.embeddings_similarity(server, requests.Session(), "m", "a b", "a b")
+    result = embeddings.embeddings_similarity(server, requests.Session(), "m", "a b", "a b")
     assert result.error == "connection_error" and result.http_status is None

@@ -13,8 +13,8 @@ import pytest
 from sqlite_utils import Database
 
 from tests.conftest import paragraph_rows
-from workbench.store.database import APPLICATION_ID, open_db
 from workbench.ingest.sources import identity_hash
+from workbench.store.database import APPLICATION_ID, open_db
 from workbench.store.migrations import MIGRATIONS
 
 V1 = Path(__file__).parent / "data" / "schema-v1.sql"

@@ -10,15 +10,11 @@ from sqlite_utils import Database
 from tests.conftest import LAMP, LAMP_PARAPHRASE, ingest_paragraphs
 from tests.conftest import run_against as run
 from tests.fakeserver import Reply
-from workbench.judge.validate import (
-    CLEANERS,
-    NOTEBOOK_ENABLED,
-    RULES,
-    Rules,
-    clean,
-    similarity,
-    validate,
-)
+from workbench.judge.cleaners import CLEANERS, clean
+from workbench.judge.measures import similarity
+from workbench.judge.rules import NOTEBOOK_ENABLED, RULES
+from workbench.judge.settings import Rules
+from workbench.judge.verdict import validate
 
 ORIGINAL = LAMP
 GOOD = LAMP_PARAPHRASE

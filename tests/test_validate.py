@@ -8,14 +8,9 @@ import pytest
 from sqlite_utils import Database
 
 from tests.conftest import words
-from workbench.judge.validate import (
-    DEFAULT_BANNED_PHRASES,
-    NOTEBOOK_ENABLED,
-    RULES,
-    Rejection,
-    Rules,
-)
-from workbench.judge.validate import validate as validate_with_all_rules
+from workbench.judge.rules import NOTEBOOK_ENABLED, RULES, Rejection
+from workbench.judge.settings import DEFAULT_BANNED_PHRASES, Rules
+from workbench.judge.verdict import validate as validate_with_all_rules
 
 TEN = words(10, "in")  # an original of 10 words: accept 8..20 answer words
 

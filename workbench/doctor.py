@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.errors import SettingError, WorkbenchError
 from workbench.llm.client import Server
-from workbench.errors import WorkbenchError
 
 
 @dataclass(frozen=True)
@@ -93,11 +94,12 @@ def _reasons(body: str) -> bool:
     return bool(message.get("reasoning_content")) or "<think>" in str(message.get("content"))
 
 
-def check_database(path: Path) -> list[Check]:
-    """The database exists, is ours and is migrated; what it holds."""
+def check_database(path: Path, option: Callable[[str], str] | None = None) -> list[Check]:
+    """The database exists, is ours and is migrated; what it holds. `option` names the setting
+    that gave the path, as the caller's user knows it (the command line: --db)."""
+    from workbench.review.report import report
     from workbench.store.database import database_trouble, open_db
     from workbench.store.migrations import schema_version
-    from workbench.review.report import report
 
     if not path.exists():
         return [
@@ -109,6 +111,8 @@ def check_database(path: Path) -> list[Check]:
         with open_db(path) as db:
             data = report(db)
             version = schema_version(db)
+    except SettingError as e:
+        return [Check("database", "fail", e.worded(option))]
     except WorkbenchError as e:
         return [Check("database", "fail", str(e))]
     except sqlite3.DatabaseError as e:
@@ -116,16 +120,16 @@ def check_database(path: Path) -> list[Check]:
         if trouble is None:
             raise  # a bug: keep the traceback
         return [Check("database", "fail", trouble)]
-    p = data["paragraphs"]
+    p = data.paragraphs
     checks = [
         Check(
             "database",
             "ok",
-            f"{path}: schema {version}; {p['total']:,} paragraphs: {p['pending']:,} pending, "
-            f"{p['succeeded']:,} succeeded, {p['skipped']:,} skipped, {p['filtered']:,} filtered",
+            f"{path}: schema {version}; {p.total:,} paragraphs: {p.pending:,} pending, "
+            f"{p.succeeded:,} succeeded, {p.skipped:,} skipped, {p.filtered:,} filtered",
         )
     ]
-    if p["eligible"] == 0:
+    if p.eligible == 0:
         checks.append(Check("paragraphs", "warn", "nothing to paraphrase: ingest a text file"))
     return checks
 
@@ -134,7 +138,7 @@ def check_meaning() -> list[Check]:
     """The meaning rule's offline model (WordLlama) loads from the installed package."""
     import time
 
-    from workbench.judge.meaning import load_wordllama, similarity
+    from workbench.judge.wordllama import load_wordllama, similarity
 
     start = time.perf_counter()
     try:

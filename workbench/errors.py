@@ -5,6 +5,7 @@ Anything else that escapes is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import IntEnum
 
 
@@ -26,12 +27,46 @@ class WorkbenchError(Exception):
     exit_code: ExitCode = ExitCode.ERROR
 
 
+class SettingError(WorkbenchError):
+    """A setting that cannot take its value (a recipe's, the rules', a run's, an export's).
+
+    The library names settings in braces, `"{min_ratio} must be between 0 and {max_ratio}"`, and
+    passes the values it shows as keywords; `str()` words the settings by their names, and the
+    command line words them as the options that gave them ("--min-ratio"). So a value loaded
+    from the database is never reported as an option the user did not give.
+    """
+
+    # How str() names a setting when its own name does not read well.
+    labels: dict[str, str] = {}
+
+    def __init__(self, template: str, **values: object) -> None:
+        self.template, self.values = template, values
+        super().__init__(self.worded())
+
+    def worded(self, name: Callable[[str], str] | None = None) -> str:
+        """The message with each setting named by `name(setting)` (by default its label)."""
+        return self.template.format_map(
+            _Names(name or (lambda setting: self.labels.get(setting, setting)), self.values)
+        )
+
+
+class _Names(dict[str, object]):
+    def __init__(self, name: Callable[[str], str], values: dict[str, object]) -> None:
+        super().__init__(values)
+        self.name = name
+
+    def __missing__(self, setting: str) -> str:
+        return self.name(setting)
+
+
 class InputError(WorkbenchError):
     """A source file or folder that cannot be ingested; seen by `ingest`."""
 
 
-class DatabaseError(WorkbenchError):
+class DatabaseError(SettingError):
     """A --db file that is not a SQLite database, not ours, or too new; seen by every command."""
+
+    labels = {"db": "database"}
 
 
 class ServerUnreachable(WorkbenchError):
@@ -58,6 +93,8 @@ class SchemaBehind(DatabaseError):
     def __init__(self, path: object, steps: list[str]) -> None:
         self.path, self.steps = path, steps
         super().__init__(
-            f"--db {path} needs schema steps {', '.join(steps)} and cannot be written here: "
-            "open it once with write access (any command, e.g. `workbench report`) first"
+            "{db} {path} needs schema steps {steps} and cannot be written here: open it once "
+            "with write access (any command, e.g. `workbench report`) first",
+            path=path,
+            steps=", ".join(steps),
         )

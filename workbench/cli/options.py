@@ -13,8 +13,15 @@ from typing import Annotated, Any
 import typer
 
 from workbench.errors import WorkbenchError
-from workbench.judge.judging import RuleChanges
-from workbench.judge.validate import CODES
+from workbench.judge.changes import RuleChanges
+from workbench.judge.rules import CODES
+from workbench.judge.settings import (
+    DEFAULT_MAX_RATIO,
+    DEFAULT_MAX_REPETITION,
+    DEFAULT_MIN_MEANING,
+    DEFAULT_MIN_RATIO,
+    DEFAULT_SIMILARITY,
+)
 
 DbOption = Annotated[
     Path,
@@ -170,7 +177,8 @@ BannedPhrasesFileOption = Annotated[
 MinRatioOption = Annotated[
     float | None,
     typer.Option(
-        help="Reject answers under int(ratio × input words) words. [default: the job's; 0.8]",
+        help="Reject answers under int(ratio × input words) words. "
+        f"[default: the job's; {DEFAULT_MIN_RATIO:g}]",
         show_default=False,
         rich_help_panel=RULES_PANEL,
     ),
@@ -178,7 +186,8 @@ MinRatioOption = Annotated[
 MaxRatioOption = Annotated[
     float | None,
     typer.Option(
-        help="Reject answers over int(ratio × input words) words. [default: the job's; 2.0]",
+        help="Reject answers over int(ratio × input words) words. "
+        f"[default: the job's; {DEFAULT_MAX_RATIO:g}]",
         show_default=False,
         rich_help_panel=RULES_PANEL,
     ),
@@ -187,7 +196,7 @@ SimilarityOption = Annotated[
     float | None,
     typer.Option(
         help="too_similar rejects answers whose words match the original this much (0 to 1). "
-        "[default: the job's; 0.9]",
+        f"[default: the job's; {DEFAULT_SIMILARITY:g}]",
         show_default=False,
         rich_help_panel=RULES_PANEL,
     ),
@@ -196,7 +205,7 @@ MaxRepetitionOption = Annotated[
     float | None,
     typer.Option(
         help="repetition rejects answers whose 4-word sequences recur this much (0 to 1). "
-        "[default: the job's; 0.15]",
+        f"[default: the job's; {DEFAULT_MAX_REPETITION:g}]",
         show_default=False,
         rich_help_panel=RULES_PANEL,
     ),
@@ -205,7 +214,7 @@ MinMeaningOption = Annotated[
     float | None,
     typer.Option(
         help="meaning_drift rejects answers whose meaning similarity to the original is under "
-        "this. [default: the job's; 0.65]",
+        f"this. [default: the job's; {DEFAULT_MIN_MEANING:g}]",
         show_default=False,
         rich_help_panel=RULES_PANEL,
     ),

@@ -20,9 +20,10 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from workbench.store.database import utc_now
-from workbench.errors import WorkbenchError
-from workbench.judge.validate import Rejection
+from workbench.errors import DatabaseError, SettingError, WorkbenchError
+from workbench.judge.rules import Rejection
+from workbench.store.states import Status
+from workbench.store.times import utc_now
 
 DEFAULT_RECIPE = "default"
 DEFAULT_SYSTEM_PROMPT = (
@@ -71,31 +72,34 @@ class Recipe:
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name) or self.name == "all":
-            raise WorkbenchError(
-                f"--recipe {self.name!r}: a recipe name is letters, digits, '_', '-' and '.', "
-                "and not 'all'"
+            raise SettingError(
+                "{name} {value!r}: a recipe name is letters, digits, '_', '-' and '.', "
+                "and not 'all'",
+                value=self.name,
             )
         if not 0 <= self.temperature <= 2:
-            raise WorkbenchError(f"--temperature {self.temperature:g}: must be between 0 and 2")
+            raise SettingError(
+                "{temperature} {value:g}: must be between 0 and 2", value=self.temperature
+            )
         if "{text}" not in self.user_template:
-            raise WorkbenchError(
-                f"--user-template {_short(self.user_template)!r} has no {{text}}: "
-                "put {text} where the paragraph goes"
+            raise SettingError(
+                "{user_template} {value!r} has no {{text}}: put {{text}} where the paragraph goes",
+                value=_short(self.user_template),
             )
         if not self.system_prompt.strip():
-            raise WorkbenchError("--system-prompt is empty")
+            raise SettingError("{system_prompt} is empty")
         if self.max_tokens is not None and self.max_tokens < 0:
-            raise WorkbenchError("--max-tokens must be 0 (no cap) or more")
+            raise SettingError("{max_tokens} must be 0 (no cap) or more")
         if self.retry_temperature is not None:
             low, high = self.retry_temperature
             if not 0 <= low <= high <= 2:
-                raise WorkbenchError(
-                    "--retry-temperature must be LOW:HIGH with 0 <= LOW <= HIGH <= 2"
+                raise SettingError(
+                    "{retry_temperature} must be LOW:HIGH with 0 <= LOW <= HIGH <= 2"
                 )
         if self.outputs < 1:
-            raise WorkbenchError("--outputs must be at least 1")
+            raise SettingError("{outputs} must be at least 1")
         if self.max_attempts < 1:
-            raise WorkbenchError("--max-attempts must be at least 1")
+            raise SettingError("{max_attempts} must be at least 1")
 
     # --- its forms -------------------------------------------------------------------------
 
@@ -127,14 +131,15 @@ class Recipe:
             f"max attempts       {self.max_attempts} validated answers per wanted output",
         ]
 
-    def status(self, accepted: int, rejected: int) -> str:
+    def status(self, accepted: int, rejected: int) -> Status:
         """A paragraph's status under this recipe, from its counts of verdicts. The view
-        paragraph_status (schema.sql) derives it the same way, for SQL readers."""
+        progress_status (schema.sql) derives it the same way, for SQL readers; a test holds
+        the two together (tests/test_recipes.py)."""
         if accepted >= self.outputs:
-            return "succeeded"
+            return Status.SUCCEEDED
         if accepted + rejected >= self.budget:
-            return "skipped"
-        return "pending"
+            return Status.SKIPPED
+        return Status.PENDING
 
     @property
     def budget(self) -> int:
@@ -240,6 +245,17 @@ _COLUMNS = (*ASKING, *BUDGETS)
 
 
 def _from_row(row: dict[str, Any]) -> Recipe:
+    try:
+        return _recipe(row)
+    except SettingError as e:  # edited by hand outside workbench: say so, not which option
+        raise DatabaseError(
+            "the recipe {recipe!r} stored in the database cannot be used: {problem}",
+            recipe=row["name"],
+            problem=e,
+        ) from None
+
+
+def _recipe(row: dict[str, Any]) -> Recipe:
     retry = row["retry_temperature"]
     return Recipe(
         name=row["name"],
@@ -311,20 +327,20 @@ def paragraph_counts(
     recipe: Recipe | None,
     *,
     counted: list[tuple[int, int, str | None, int]] | None = None,
-) -> dict[str, int]:
+) -> dict[Status, int]:
     """Paragraphs pending, succeeded and skipped under a recipe (all pending under a recipe not
     stored yet). `counted`: its verdict_counts, when already read."""
     eligible = db.execute("SELECT count(*) FROM paragraphs WHERE filtered = 0").fetchone()[0]
-    counts = {"pending": eligible, "succeeded": 0, "skipped": 0}
+    counts = {Status.PENDING: eligible, Status.SUCCEEDED: 0, Status.SKIPPED: 0}
     if recipe is None or recipe.id is None:
         return counts
     for accepted, rejected, _, paragraphs in (
         verdict_counts(db, recipe.id) if counted is None else counted
     ):
         status = recipe.status(accepted, rejected)
-        if status != "pending":
+        if status != Status.PENDING:
             counts[status] += paragraphs
-            counts["pending"] -= paragraphs
+            counts[Status.PENDING] -= paragraphs
     return counts
 
 

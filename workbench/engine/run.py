@@ -15,24 +15,17 @@ attempt stored and every unfinished paragraph pending, so running again resumes.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import queue
 import signal
-import socket
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
 
 from sqlite_utils import Database
 
-from workbench.judge.checks import INSERT_CHECK_SQL, check_row
-from workbench.llm.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, Server, check_base_url
-from workbench.store.database import close_dead_runs, utc_now
-from workbench.errors import ServerFailing, ServerRefused, ServerUnreachable, WorkbenchError
-from workbench.judge.judging import settle_rules
+from workbench.engine.pending import pending_work
 from workbench.engine.recipes import (
     Recipe,
     RecipePlan,
@@ -40,11 +33,9 @@ from workbench.engine.recipes import (
     save_recipe,
     verdict_counts,
 )
-from workbench.llm.retry import DEFAULT_BACKOFF, DEFAULT_RETRIES, RequestRefused, TransientFailure
-from workbench.judge.validate import Known, Rules
+from workbench.engine.runs import RunRow, close_dead_runs, end_run, start_run
 from workbench.engine.worker import (
     AttemptEvent,
-    Awaiting,
     CheckedEvent,
     Event,
     Slot,
@@ -52,6 +43,27 @@ from workbench.engine.worker import (
     WorkItem,
     worker,
 )
+from workbench.errors import (
+    ServerFailing,
+    ServerRefused,
+    ServerUnreachable,
+    SettingError,
+    WorkbenchError,
+)
+from workbench.judge.checks import check_row
+from workbench.judge.rejudge import settle_rules
+from workbench.judge.settings import Rules
+from workbench.llm.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, Server, check_base_url
+from workbench.llm.retry import DEFAULT_BACKOFF, DEFAULT_RETRIES, RequestRefused, TransientFailure
+from workbench.store.attempts import (
+    AttemptRow,
+    VerdictRow,
+    insert_attempt,
+    insert_checks,
+    update_cleaned,
+    update_verdicts,
+)
+from workbench.store.states import Outcome, RunStatus, Status
 
 DEFAULT_CONCURRENCY = 4  # LM Studio serves 4 predictions in parallel by default
 
@@ -72,14 +84,14 @@ class RunOptions:
     def __post_init__(self) -> None:
         for name, least in (("concurrency", 1), ("retries", 0)):
             if getattr(self, name) < least:
-                raise WorkbenchError(f"--{name} must be at least {least}")
+                raise SettingError("{" + name + "} must be at least {least}", least=least)
         if self.limit is not None and self.limit < 1:
-            raise WorkbenchError("--limit must be at least 1")
+            raise SettingError("{limit} must be at least 1")
         if self.timeout <= 0 or self.backoff < 0:
-            raise WorkbenchError("--timeout must be above 0 and --backoff at least 0")
+            raise SettingError("{timeout} must be above 0 and {backoff} at least 0")
         check_base_url(self.base_url)
         if self.judge_base_url is not None:
-            check_base_url(self.judge_base_url, "--judge-base-url")
+            check_base_url(self.judge_base_url, "judge_base_url")
 
 
 # Starts a server for the run (the embedded model) given the slots wanted; yields its base URL.
@@ -98,118 +110,53 @@ class RunStart:
 
 @dataclass
 class RunSummary:
+    """What a run did, for the caller to show; `run_id` None: nothing to do, no run started."""
+
     run_id: int | None
-    status: str  # completed, interrupted, failed, nothing_to_do
     recipe: Recipe
     notes: list[str] = field(default_factory=list)
+    status: RunStatus | None = None
     paragraphs: int = 0  # worked this run
-    succeeded: int = 0
-    skipped: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    failed: int = 0
+    outcomes: Counter[Outcome] = field(default_factory=Counter)  # of its attempts
+    settled: Counter[Status] = field(default_factory=Counter)  # paragraphs it finished
     checked: int = 0  # stored answers, accepted for now, settled by a check
     message: str | None = None
     remaining: int = 0  # pending paragraphs left for a later run
 
+    @property
+    def succeeded(self) -> int:
+        return self.settled[Status.SUCCEEDED]
 
-@dataclass(frozen=True)
-class _RunRow:
-    """What every attempt of a run records of it."""
+    @property
+    def skipped(self) -> int:
+        return self.settled[Status.SKIPPED]
 
-    id: int
-    recipe_id: int
-    rules_id: int
+    @property
+    def accepted(self) -> int:
+        return self.outcomes[Outcome.ACCEPTED]
 
+    @property
+    def rejected(self) -> int:
+        return self.outcomes[Outcome.REJECTED]
 
-INSERT_ATTEMPT_SQL = """
-INSERT INTO attempts (
-    paragraph_id, recipe_id, run_id, attempt_number, started_at, finished_at, latency_s, request,
-    http_status, response, answer, cleaned, finish_reason, prompt_tokens, completion_tokens,
-    outcome, reason, detail, rules_id, length_ratio, similarity, repetition, meaning, judge
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
-UPDATE_VERDICT_SQL = """
-UPDATE attempts SET outcome = ?, reason = ?, detail = ?, cleaned = ?, length_ratio = ?,
-    similarity = ?, repetition = ?, meaning = ?, judge = ?, rules_id = ?
-WHERE id = ?
-"""
+    @property
+    def failed(self) -> int:
+        return self.outcomes[Outcome.FAILED]
 
-
-def pending_work(
-    db: Database, recipe: Recipe, rules: Rules, limit: int | None = None
-) -> list[WorkItem]:
-    """The paragraphs to work under `recipe`, in source order: those pending, and those with
-    an answer accepted for now that a rule still has to ask a server about."""
-    if recipe.id is None:  # a new recipe: every paragraph that is not filtered
-        sql = (
-            "SELECT id, text, word_count, 0, 0, 0 FROM paragraphs WHERE filtered = 0 "
-            "ORDER BY source_id, position, id"
+    def describe(self) -> str:
+        """The line a finished run ends with."""
+        if self.run_id is None:
+            return (
+                f"Nothing to do: no pending paragraphs under recipe {self.recipe.name!r} "
+                "(see `workbench report`)."
+            )
+        return (
+            f"Run #{self.run_id} {self.status} (recipe {self.recipe.name!r}, "
+            f"{self.recipe.model}): {self.succeeded:,} succeeded, {self.skipped:,} "
+            f"skipped of {self.paragraphs:,} paragraphs; attempts: {self.accepted:,} "
+            f"accepted, {self.rejected:,} rejected, {self.failed:,} failed; "
+            f"{self.remaining:,} paragraphs still pending."
         )
-        params: dict[str, Any] = {}
-    else:
-        awaiting = _awaiting_condition(rules)
-        or_awaiting = (
-            " OR s.paragraph_id IN (SELECT paragraph_id FROM attempts "
-            f"WHERE recipe_id = :recipe AND outcome = 'accepted' AND ({awaiting}))"
-            if awaiting
-            else ""
-        )
-        sql = f"""
-            SELECT s.paragraph_id, s.text, s.word_count, s.accepted, s.rejected,
-                coalesce(g.last_attempt_number, 0)
-            FROM paragraph_status s
-            LEFT JOIN progress g ON g.paragraph_id = s.paragraph_id AND g.recipe_id = s.recipe_id
-            WHERE s.recipe_id = :recipe AND (s.status = 'pending'{or_awaiting})
-            ORDER BY s.source_id, s.position, s.paragraph_id
-        """
-        params = {"recipe": recipe.id}
-    if limit is not None:
-        sql += " LIMIT :limit"
-        params["limit"] = limit
-    rows = db.execute(sql, params).fetchall()
-    answers = _accepted_answers(db, recipe, rules, [row[0] for row in rows if row[3]])
-    items = []
-    for pid, text, words, _, rejected, last in rows:
-        found = answers.get(pid, [])
-        accepted = tuple((a.attempt_number, a.cleaned) for a, _ in found)
-        awaiting = tuple(a for a, waits in found if waits)
-        items.append(WorkItem(pid, text, words, accepted, rejected, last, awaiting))
-    return items
-
-
-def _accepted_answers(
-    db: Database, recipe: Recipe, rules: Rules, ids: list[int]
-) -> dict[int, list[tuple[Awaiting, bool]]]:
-    """The accepted answers of these paragraphs under the recipe, in order, each with whether
-    it awaits a rule's check."""
-    found: dict[int, list[tuple[Awaiting, bool]]] = {}
-    waits = _awaiting_condition(rules) or "0"
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        for (paragraph_id, attempt_id, number, answer, cleaned, finish_reason, similarity,
-             repetition, meaning, judge, awaits) in db.execute(
-            "SELECT paragraph_id, id, attempt_number, answer, cleaned, finish_reason, "
-            f"similarity, repetition, meaning, judge, {waits} FROM attempts "
-            f"WHERE recipe_id = ? AND outcome = 'accepted' "
-            f"AND paragraph_id IN ({', '.join('?' * len(chunk))}) "
-            "ORDER BY paragraph_id, attempt_number",
-            [recipe.id, *chunk],
-        ):  # fmt: skip
-            known = Known(similarity, repetition, meaning, judge)
-            answer_ = Awaiting(attempt_id, number, answer, cleaned, finish_reason, known)
-            found.setdefault(paragraph_id, []).append((answer_, bool(awaits)))
-    return found
-
-
-def _awaiting_condition(rules: Rules) -> str:
-    """SQL true of an accepted answer that a rule still has to ask a server about."""
-    conditions = []
-    if rules.on("judge"):
-        conditions.append("judge IS NULL")
-    if rules.on("meaning_drift") and rules.embeddings_model:
-        conditions.append("meaning IS NULL")
-    return " OR ".join(conditions)
 
 
 def resolve_model(server: Server, recipe: Recipe, *, given: bool = False) -> str:
@@ -269,7 +216,7 @@ def run(
                 notes.append(_store_budgets(db, plan))
             work = pending_work(db, recipe, settled.rules, options.limit)
             if not work:
-                return RunSummary(run_id=None, status="nothing_to_do", recipe=recipe, notes=notes)
+                return RunSummary(None, recipe, notes)
             base_url = (
                 stack.enter_context(serve(options.concurrency)) if serve else options.base_url
             )
@@ -284,7 +231,9 @@ def run(
                 server, _check_servers(server, recipe, settled.rules, options, api_key), recipe,
                 settled.rules, options.retries, options.backoff, threading.Event(),
             )  # fmt: skip
-            run = _start_run(db, recipe, settled.version, replace(options, base_url=base_url))
+            assert recipe.id is not None
+            settings = asdict(replace(options, base_url=base_url))
+            run = start_run(db, recipe.id, settled.version, base_url, settings)
         return _work(db, slot, run, options.concurrency, work, notes,
                      on_start=on_start, on_event=on_event)  # fmt: skip
     raise AssertionError("unreachable")  # pragma: no cover  (ExitStack does not swallow)
@@ -324,7 +273,7 @@ def _store_budgets(db: Database, plan: RecipePlan) -> str:
     changes = ", ".join(f"{name} {old} → {new}" for name, (old, new) in plan.budget_changes.items())
     moved = [
         f"{status} {before[status]:,} → {after[status]:,}"
-        for status in ("succeeded", "skipped", "pending")
+        for status in (Status.SUCCEEDED, Status.SKIPPED, Status.PENDING)
         if before[status] != after[status]
     ]
     return f"recipe {plan.recipe.name!r}: {changes}" + (
@@ -345,7 +294,7 @@ def _new_recipe_note(plan: RecipePlan, recipe: Recipe) -> str:
 def _work(
     db: Database,
     slot: Slot,
-    run: _RunRow,
+    run: RunRow,
     concurrency: int,
     work: list[WorkItem],
     notes: list[str],
@@ -356,7 +305,7 @@ def _work(
     # Ctrl-C only sets flags from here on (see _ctrl_c_sets): the run row is always closed,
     # as interrupted, with every finished attempt committed.
     stop, interrupted = slot.stop, threading.Event()
-    summary = RunSummary(run.id, "running", slot.recipe, notes, paragraphs=len(work))
+    summary = RunSummary(run.id, slot.recipe, notes, RunStatus.RUNNING, paragraphs=len(work))
     with _ctrl_c_sets(interrupted, stop):
         if on_start:
             on_start(RunStart(run.id, slot.recipe, len(work), notes))
@@ -401,20 +350,20 @@ def _work(
             _end_run(
                 db,
                 run,
-                "interrupted" if interrupt else "failed",
+                RunStatus.INTERRUPTED if interrupt else RunStatus.FAILED,
                 "interrupted by the user" if interrupt else f"workbench crashed: {e!r}",
                 summary,
             )
             raise
     if interrupted.is_set():
         _drain(db, run, events, summary)
-        _end_run(db, run, "interrupted", "interrupted by the user", summary)
+        _end_run(db, run, RunStatus.INTERRUPTED, "interrupted by the user", summary)
         return summary
     if failure is None:
-        _end_run(db, run, "completed", None, summary)
+        _end_run(db, run, RunStatus.COMPLETED, None, summary)
         return summary
     message = _failure_message(failure)
-    _end_run(db, run, "failed", message, summary)
+    _end_run(db, run, RunStatus.FAILED, message, summary)
     if isinstance(failure, RequestRefused):
         raise ServerRefused(message)
     if isinstance(failure, TransientFailure):
@@ -423,7 +372,7 @@ def _work(
 
 
 def _load_meaning() -> None:
-    from workbench.judge.meaning import load_wordllama
+    from workbench.judge.wordllama import load_wordllama
 
     with contextlib.suppress(WorkbenchError):  # a worker meets the same error, and says it
         load_wordllama()
@@ -454,46 +403,40 @@ def _ctrl_c_sets(*flags: threading.Event) -> Iterator[None]:
 
 
 def _record(
-    db: Database, run: _RunRow, event: AttemptEvent | CheckedEvent, summary: RunSummary
+    db: Database, run: RunRow, event: AttemptEvent | CheckedEvent, summary: RunSummary
 ) -> None:
     """Commit one attempt, or the verdict a check settled, with the checks sent about it (the
     paragraph's status follows)."""
     with db.atomic():
         if isinstance(event, AttemptEvent):
             c, v = event.completion, event.verdict
-            m = v.measures if v else None
-            attempt_id = db.execute(
-                INSERT_ATTEMPT_SQL,
-                [
-                    event.paragraph_id, run.recipe_id, run.id, event.attempt_number,
-                    c.started_at, c.finished_at, c.latency_s,
-                    json.dumps(c.request, ensure_ascii=False), c.http_status, c.response,
+            verdict = (
+                v.row(run.rules_id)
+                if v
+                else VerdictRow(Outcome.FAILED, event.reason, event.detail, *(None,) * 6)
+            )
+            attempt_id = insert_attempt(
+                db,
+                AttemptRow(
+                    event.paragraph_id, run.recipe_id, run.id, event.attempt_number, c.row(),
                     c.answer, v.cleaned if v else None, c.finish_reason, c.prompt_tokens,
-                    c.completion_tokens, event.outcome, event.reason, event.detail,
-                    run.rules_id if v else None,
-                    *((m.length_ratio, m.similarity, m.repetition, m.meaning, m.judge)
-                      if m else (None,) * 5),
-                ],
-            ).lastrowid  # fmt: skip
-            setattr(summary, event.outcome, getattr(summary, event.outcome) + 1)
+                    c.completion_tokens, verdict,
+                ),
+            )  # fmt: skip
+            summary.outcomes[event.outcome] += 1
         else:
             attempt_id = event.attempt_id
             if event.verdict is not None:
-                v, m = event.verdict, event.verdict.measures
-                db.execute(
-                    UPDATE_VERDICT_SQL,
-                    [v.outcome, v.reason, v.detail, v.cleaned, m.length_ratio, m.similarity,
-                     m.repetition, m.meaning, m.judge, run.rules_id, attempt_id],
-                )  # fmt: skip
+                update_verdicts(db, [(attempt_id, event.verdict.row(run.rules_id))])
+                if event.verdict.cleaned != event.cleaned:
+                    update_cleaned(db, [(attempt_id, event.verdict.cleaned)])
                 summary.checked += 1
-        db.conn.executemany(
-            INSERT_CHECK_SQL, [check_row(call, attempt_id, run.id) for call in event.checks]
-        )
+        insert_checks(db, (check_row(call, attempt_id, run.id) for call in event.checks))
     if event.paragraph_status:
-        setattr(summary, event.paragraph_status, getattr(summary, event.paragraph_status) + 1)
+        summary.settled[event.paragraph_status] += 1
 
 
-def _drain(db: Database, run: _RunRow, events: queue.Queue[Event], summary: RunSummary) -> None:
+def _drain(db: Database, run: RunRow, events: queue.Queue[Event], summary: RunSummary) -> None:
     """Commit the attempts that finished but were not written yet."""
     while True:
         try:
@@ -504,37 +447,12 @@ def _drain(db: Database, run: _RunRow, events: queue.Queue[Event], summary: RunS
             _record(db, run, event, summary)
 
 
-def _start_run(db: Database, recipe: Recipe, rules_id: int, options: RunOptions) -> _RunRow:
-    assert recipe.id is not None
-    run_id = (
-        db["runs"]
-        .insert(
-            {
-                "recipe_id": recipe.id,
-                "rules_id": rules_id,
-                "started_at": utc_now(),
-                "status": "running",
-                "base_url": options.base_url,
-                "settings": json.dumps(asdict(options), ensure_ascii=False),
-                "pid": os.getpid(),
-                "hostname": socket.gethostname(),
-            }
-        )
-        .last_pk
-    )
-    return _RunRow(int(run_id), recipe.id, rules_id)
-
-
 def _end_run(
-    db: Database, run: _RunRow, status: str, message: str | None, summary: RunSummary
+    db: Database, run: RunRow, status: RunStatus, message: str | None, summary: RunSummary
 ) -> None:
     summary.status, summary.message = status, message
-    with db.atomic():
-        db.execute(
-            "UPDATE runs SET status = ?, ended_at = ?, message = ? WHERE id = ?",
-            [status, utc_now(), message, run.id],
-        )
-    summary.remaining = paragraph_counts(db, summary.recipe)["pending"]
+    end_run(db, run, status, message)
+    summary.remaining = paragraph_counts(db, summary.recipe)[Status.PENDING]
 
 
 def _failure_message(error: BaseException) -> str:

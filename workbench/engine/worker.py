@@ -17,10 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.judge.checks import CheckCall, ServerChecker
-from workbench.llm.client import Completion, Server
-from workbench.judge.judging import Verdict, judge
 from workbench.engine.recipes import Recipe
+from workbench.judge.answer import Known
+from workbench.judge.checks import CheckCall, ServerChecker
+from workbench.judge.rules import Rejection
+from workbench.judge.settings import Rules
+from workbench.judge.verdict import Verdict, judge
+from workbench.llm.client import Completion, Server
 from workbench.llm.retry import (
     RequestRefused,
     Stopped,
@@ -29,7 +32,7 @@ from workbench.llm.retry import (
     transport_policy,
     validation_policy,
 )
-from workbench.judge.validate import Known, Rejection, Rules
+from workbench.store.states import Outcome, Status
 
 
 @dataclass(frozen=True)
@@ -63,13 +66,13 @@ class AttemptEvent:
     attempt_number: int
     completion: Completion
     verdict: Verdict | None  # None: failed, no answer (or no check) to judge it
-    paragraph_status: str | None = None  # succeeded or skipped when this attempt settles it
+    paragraph_status: Status | None = None  # succeeded or skipped when this attempt settles it
     checks: list[CheckCall] = field(default_factory=list)
     check_failure: BaseException | None = None  # a check that kept failing: why it failed
 
     @property
-    def outcome(self) -> str:
-        return self.verdict.outcome if self.verdict else "failed"
+    def outcome(self) -> Outcome:
+        return self.verdict.outcome if self.verdict else Outcome.FAILED
 
     @property
     def reason(self) -> str | None:
@@ -94,9 +97,10 @@ class CheckedEvent:
 
     paragraph_id: int
     attempt_id: int
+    cleaned: str  # the answer as stored, cleaned when it was judged before
     verdict: Verdict | None  # None: the server kept failing; only its requests are kept
     checks: list[CheckCall]
-    paragraph_status: str | None = None
+    paragraph_status: Status | None = None
 
 
 @dataclass
@@ -161,14 +165,15 @@ def work_paragraph(
                 known=waiting.known, known_cleaned=waiting.cleaned, checker=checker,
             )  # fmt: skip
         except (TransientFailure, RequestRefused):  # keep what was sent; the verdict stands
-            emit(CheckedEvent(item.paragraph_id, waiting.attempt_id, None, checker.take_calls()))
+            emit(CheckedEvent(item.paragraph_id, waiting.attempt_id, waiting.cleaned, None,
+                              checker.take_calls()))  # fmt: skip
             raise
         if verdict.rejection is not None:
             accepted.remove(waiting.cleaned)
             rejected += 1
         status = recipe.status(len(accepted), rejected)
-        emit(CheckedEvent(item.paragraph_id, waiting.attempt_id, verdict, checker.take_calls(),
-                          None if status == "pending" else status))  # fmt: skip
+        emit(CheckedEvent(item.paragraph_id, waiting.attempt_id, waiting.cleaned, verdict,
+                          checker.take_calls(), None if status == Status.PENDING else status))  # fmt: skip
     previous: tuple[str, Rejection] | None = None  # the last rejected answer, for the retry
     rng = random.Random()
 
@@ -203,11 +208,11 @@ def work_paragraph(
             rejected += 1
             previous = (completion.answer or "", verdict.rejection)
         status = recipe.status(len(accepted), rejected)
-        settled = None if status == "pending" else status
+        settled = None if status == Status.PENDING else status
         calls = checker.take_calls()
         emit(AttemptEvent(item.paragraph_id, number, completion, verdict, settled, calls))
-        return status != "pending"
+        return status != Status.PENDING
 
     budget = recipe.budget - len(accepted) - rejected
-    if budget > 0 and recipe.status(len(accepted), rejected) == "pending":
+    if budget > 0 and recipe.status(len(accepted), rejected) == Status.PENDING:
         validation_policy(budget, stop=slot.stop)(ask)

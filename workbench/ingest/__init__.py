@@ -1,1 +1,1 @@
-"""Reading books (text, Project Gutenberg, Markdown, EPUB) into paragraphs and sections, and storing them."""
+"""Reading books (text, Gutenberg, Markdown, EPUB) into paragraphs and sections; storing them."""

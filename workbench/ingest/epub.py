@@ -17,18 +17,9 @@ import zlib
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from workbench.ingest.books import (
-    Book,
-    Builder,
-    Passage,
-    ReadOptions,
-    Section,
-    Unreadable,
-    collapse_spaces,
-    gutenberg_bounds,
-    is_gutenberg_credit,
-    titled,
-)
+from workbench.ingest.book import Book, Builder, Passage, ReadOptions, Section, Unreadable, titled
+from workbench.ingest.gutenberg import gutenberg_bounds, is_gutenberg_credit
+from workbench.ingest.lines import collapse_spaces
 
 if TYPE_CHECKING:
     from lxml import etree

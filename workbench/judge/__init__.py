@@ -1,1 +1,1 @@
-"""Judging answers: cleaners, the rules and their settings, meaning and facts, verdicts, rules versions and re-judging."""
+"""Judging answers: cleaners, rules and settings, meaning, facts, verdicts, versions, re-judging."""

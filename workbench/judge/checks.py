@@ -9,17 +9,20 @@ to be stored in `checks` beside the attempt it is about.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from workbench.judge.answer import OFFLINE
+from workbench.judge.embeddings import EmbeddingCall, embeddings_similarity
+from workbench.judge.rules import JUDGE_QUESTION
+from workbench.judge.settings import Rules
 from workbench.llm.client import Call, Completion, Server
-from workbench.judge.meaning import EmbeddingCall, embeddings_similarity
 from workbench.llm.retry import Stopped, raise_for_failure, transport_policy
-from workbench.judge.validate import JUDGE_QUESTION, OFFLINE, Rules
+from workbench.store.attempts import CheckRow
+from workbench.store.states import CheckKind
 
 JUDGE_MAX_TOKENS = 8  # room for "Yes." and little else: the answer is read from its first word
 _FIRST_WORD = re.compile(r"[^\W_]+")
@@ -29,13 +32,13 @@ _FIRST_WORD = re.compile(r"[^\W_]+")
 class CheckCall(Call):
     """One request a rule sent about an answer: the makings of a `checks` row."""
 
-    kind: str = ""  # "embeddings" or "judge"
+    kind: CheckKind = CheckKind.JUDGE
     result: str | None = None  # the judge's "yes" or "no"; the embeddings' similarity, as text
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
 
 
-def _check(kind: str, call: Call, **fields: Any) -> CheckCall:
+def _check(kind: CheckKind, call: Call, **fields: Any) -> CheckCall:
     """A CheckCall holding what `call` recorded."""
     shared = {name: getattr(call, name) for name in Call.__dataclass_fields__}
     return CheckCall(**shared, kind=kind, **fields)
@@ -56,7 +59,7 @@ def judgment(completion: Completion) -> CheckCall:
     """The judge's answer read from its first word (yes or no, any case, punctuation aside);
     anything else is a failed judgment, retried like a failed request."""
     call = _check(
-        "judge", completion, prompt_tokens=completion.prompt_tokens,
+        CheckKind.JUDGE, completion, prompt_tokens=completion.prompt_tokens,
         completion_tokens=completion.completion_tokens,
     )  # fmt: skip
     if not call.failed:
@@ -73,7 +76,9 @@ def judgment(completion: Completion) -> CheckCall:
 
 
 def embedding_check(call: EmbeddingCall) -> CheckCall:
-    return _check("embeddings", call, result=None if call.score is None else f"{call.score:.4f}")
+    return _check(
+        CheckKind.EMBEDDINGS, call, result=None if call.score is None else f"{call.score:.4f}"
+    )
 
 
 class ServerChecker:
@@ -134,18 +139,9 @@ class ServerChecker:
         return transport_policy(self.retries, self.backoff, stop=self.stop)(once)
 
 
-def check_row(call: CheckCall, attempt_id: int, run_id: int) -> list[Any]:
-    """The values of a `checks` row, in INSERT_CHECK_SQL's order."""
-    return [
-        attempt_id, run_id, call.kind, call.started_at, call.finished_at, call.latency_s,
-        json.dumps(call.request, ensure_ascii=False), call.http_status, call.response,
-        call.result, call.error, call.error_detail, call.prompt_tokens, call.completion_tokens,
-    ]  # fmt: skip
-
-
-INSERT_CHECK_SQL = """
-INSERT INTO checks (
-    attempt_id, run_id, kind, started_at, finished_at, latency_s, request, http_status, response,
-    result, error, error_detail, prompt_tokens, completion_tokens
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
+def check_row(call: CheckCall, attempt_id: int, run_id: int) -> CheckRow:
+    """The `checks` row of a check sent about attempt `attempt_id` in run `run_id`."""
+    return CheckRow(
+        attempt_id, run_id, call.kind, call.row(), call.result, call.error,
+        call.error_detail, call.prompt_tokens, call.completion_tokens,
+    )  # fmt: skip

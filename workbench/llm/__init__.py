@@ -1,1 +1,1 @@
-"""Speaking to OpenAI-compatible servers: the HTTP client, the retry policies, the embedded llama.cpp server."""
+"""Speaking to OpenAI-compatible servers: HTTP client, retry policies, embedded llama.cpp."""

@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from workbench.store.database import utc_now
-from workbench.errors import ServerUnreachable, WorkbenchError
+from workbench.errors import ServerUnreachable, SettingError
+from workbench.store.attempts import RequestRow
+from workbench.store.times import utc_now
 
 DEFAULT_BASE_URL = "http://localhost:1234/v1"  # LM Studio's default
 DEFAULT_TIMEOUT = 300.0  # seconds to wait for one whole (non-streamed) answer
@@ -43,6 +44,13 @@ class Call:
     def failed(self) -> bool:
         return self.error is not None
 
+    def row(self) -> RequestRow:
+        """The request and its response as the attempts and checks columns hold them."""
+        return RequestRow(
+            self.started_at, self.finished_at, self.latency_s,
+            json.dumps(self.request, ensure_ascii=False), self.http_status, self.response,
+        )  # fmt: skip
+
 
 @dataclass
 class Completion(Call):
@@ -62,9 +70,9 @@ def post(session: requests.Session, url: str, call: Call, timeout: float) -> str
     try:
         response = session.post(url, json=call.request, timeout=(CONNECT_TIMEOUT, timeout))
     except requests.Timeout as e:
-        call.error, call.error_detail = "timeout", _first_line(e)
+        call.error, call.error_detail = "timeout", first_line(e)
     except requests.RequestException as e:
-        call.error, call.error_detail = "connection_error", _first_line(e)
+        call.error, call.error_detail = "connection_error", first_line(e)
     else:
         call.http_status = response.status_code
         call.response = body = response.content.decode("utf-8", errors="replace")
@@ -78,19 +86,20 @@ def post(session: requests.Session, url: str, call: Call, timeout: float) -> str
     return body
 
 
-def check_base_url(base_url: str, option: str = "--base-url") -> str:
-    """The URL without a trailing slash, or an error naming what is wrong with it (and the
-    option that gave it)."""
+def check_base_url(base_url: str, setting: str = "base_url") -> str:
+    """The URL without a trailing slash, or a SettingError naming what is wrong with it (and the
+    setting that gave it)."""
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise WorkbenchError(
-            f"invalid {option} {base_url!r}: expected http(s)://HOST[:PORT]/v1, "
-            f"e.g. {DEFAULT_BASE_URL}"
+        raise SettingError(
+            "invalid {" + setting + "} {url!r}: expected http(s)://HOST[:PORT]/v1, e.g. {default}",
+            url=base_url,
+            default=DEFAULT_BASE_URL,
         )
     try:
         parts.port  # noqa: B018  (raises on a bad port)
     except ValueError:
-        raise WorkbenchError(f"invalid {option} {base_url!r}: bad port") from None
+        raise SettingError("invalid {" + setting + "} {url!r}: bad port", url=base_url) from None
     return base_url.rstrip("/")
 
 
@@ -195,5 +204,5 @@ def _retry_after(value: str | None) -> float | None:
         return None  # an HTTP date: rare from local servers, fall back to backoff
 
 
-def _first_line(error: Exception) -> str:
+def first_line(error: Exception) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__

@@ -1,1 +1,1 @@
-"""Reading a job back: the report, recipes compared, browse (Datasette, its plugin, the word diff)."""
+"""Reading a job back: the report, recipes compared, browse (Datasette, its plugin, word diff)."""

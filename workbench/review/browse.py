@@ -23,8 +23,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from workbench.store.database import open_db, open_db_readonly, readonly_uri, writable
 from workbench.errors import SchemaBehind, WorkbenchError
+from workbench.store.database import open_db, open_db_readonly, readonly_uri, writable
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8001

@@ -4,11 +4,11 @@ they have all finished (`workbench report --compare`): did the new prompt or mod
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlite_utils import Database
 
-from workbench.errors import WorkbenchError
 from workbench.engine.recipes import (
     Recipe,
     current_recipe_name,
@@ -16,55 +16,97 @@ from workbench.engine.recipes import (
     paragraph_counts,
     stored_recipes,
 )
-from workbench.review.report import tally
+from workbench.errors import WorkbenchError
+from workbench.review.tallies import Tokens, tally
 
 
-def recipe_summaries(db: Database, recipes: list[Recipe] | None = None) -> list[dict[str, Any]]:
-    """One summary per recipe: what `workbench recipes` lists and `report --json` includes."""
+@dataclass(frozen=True)
+class RecipeSummary:
+    """One recipe in a line: what `workbench recipes` lists and `report --json` includes."""
+
+    name: str
+    current: bool
+    model: str | None
+    hash: str
+    settings: dict[str, Any]
+    paragraphs: dict[str, int]  # pending, succeeded, skipped
+    attempts: dict[str, int]  # accepted, rejected, failed
+    tokens: Tokens
+    accept_rate: float | None  # accepted among validated answers
+    completion_tokens_per_accepted: float | None
+
+
+@dataclass(frozen=True)
+class RecipeComparison:
+    """One recipe over the paragraphs every recipe compared has finished."""
+
+    name: str
+    model: str
+    paragraphs: int
+    succeeded: int
+    accept_rate: float | None
+    accepted_first_try: float | None
+    attempts_per_accepted: float | None
+    completion_tokens_per_accepted: float | None
+    mean_latency_s: float | None
+    failed: int
+    rejection_reasons: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    paragraphs: int  # finished by every recipe compared
+    recipes: list[RecipeComparison]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def recipe_summaries(db: Database, recipes: list[Recipe] | None = None) -> list[RecipeSummary]:
+    """One summary per recipe, in the order they were made."""
     current = current_recipe_name(db)
     summaries = []
     for recipe in stored_recipes(db) if recipes is None else recipes:
         numbers = tally(db, recipe.id)
-        attempts = {k: v for k, v in numbers["attempts"].items() if k != "total"}
-        completion = numbers["tokens"]["completion"]
-        validated = attempts["accepted"] + attempts["rejected"]
+        a = numbers.attempts
+        validated = a.accepted + a.rejected
         summaries.append(
-            {
-                "name": recipe.name,
-                "current": recipe.name == current,
-                "model": recipe.model,
-                "hash": recipe.hash,
-                "settings": recipe.to_json(),
-                "paragraphs": paragraph_counts(db, recipe),
-                "attempts": attempts,
-                "tokens": numbers["tokens"],
-                "accept_rate": round(attempts["accepted"] / validated, 3) if validated else None,
-                "completion_tokens_per_accepted": round(completion / attempts["accepted"], 1)
-                if attempts["accepted"]
+            RecipeSummary(
+                name=recipe.name,
+                current=recipe.name == current,
+                model=recipe.model,
+                hash=recipe.hash,
+                settings=recipe.to_json(),
+                paragraphs=dict(paragraph_counts(db, recipe)),
+                attempts={"accepted": a.accepted, "rejected": a.rejected, "failed": a.failed},
+                tokens=numbers.tokens,
+                accept_rate=round(a.accepted / validated, 3) if validated else None,
+                completion_tokens_per_accepted=round(numbers.tokens.completion / a.accepted, 1)
+                if a.accepted
                 else None,
-            }
+            )
         )
     return summaries
 
 
-def format_recipes(summaries: list[dict[str, Any]]) -> str:
+def format_recipes(summaries: list[RecipeSummary]) -> str:
     """One line per recipe: `workbench recipes`."""
     if not summaries:
         return "No recipes yet: `workbench run` makes the first, `default`."
-    name = max(6, *(len(s["name"]) for s in summaries))
-    model = max(5, *(len(str(s["model"])) for s in summaries))
+    name = max(6, *(len(s.name) for s in summaries))
+    model = max(5, *(len(str(s.model)) for s in summaries))
     lines = [
         f"  {'recipe':<{name}}  {'model':<{model}}  {'prompt':<32} {'succ.':>6} {'skip.':>6} "
         f"{'pend.':>6} {'accept':>6} {'tok/acc':>8}"
     ]
     for s in summaries:
-        p = s["paragraphs"]
-        prompt = " ".join(s["settings"]["system_prompt"].split())
+        p = s.paragraphs
+        prompt = " ".join(s.settings["system_prompt"].split())
         prompt = prompt if len(prompt) <= 32 else prompt[:31] + "…"
         lines.append(
-            f"{'*' if s['current'] else ' '} {s['name']:<{name}}  {s['model']!s:<{model}}  "
+            f"{'*' if s.current else ' '} {s.name:<{name}}  {s.model!s:<{model}}  "
             f"{prompt:<32} {p['succeeded']:>6,} {p['skipped']:>6,} {p['pending']:>6,} "
-            f"{_rate(s['accept_rate']):>6} {_rate(s['completion_tokens_per_accepted'], False):>8}"
+            f"{_rate(s.accept_rate):>6} {_rate(s.completion_tokens_per_accepted, False):>8}"
         )
     return "\n".join(lines)
 
@@ -120,7 +162,7 @@ group by c.id order by c.id
 """
 
 
-def compare(db: Database, names: list[str] | None = None) -> dict[str, Any]:
+def compare(db: Database, names: list[str] | None = None) -> Comparison:
     """Recipes side by side over the paragraphs they have all finished (succeeded or skipped):
     did the new prompt or model do better?"""
     recipes = [named_recipe(db, name) for name in names] if names else stored_recipes(db)
@@ -131,15 +173,12 @@ def compare(db: Database, names: list[str] | None = None) -> dict[str, Any]:
             + " (make another with `workbench run --recipe NAME …`)"
         )
     rows = [
-        dict(row)
-        for row in db.query(
+        RecipeComparison(*row[:-1], json.loads(row[-1] or "{}"))
+        for row in db.execute(
             COMPARE_SQL, {"recipes": ",".join(r.name for r in recipes) if names else ""}
         )
     ]
-    for row in rows:
-        row["name"] = row.pop("recipe")
-        row["rejection_reasons"] = json.loads(row["rejection_reasons"] or "{}")
-    return {"paragraphs": rows[0]["paragraphs"] if rows else 0, "recipes": rows}
+    return Comparison(rows[0].paragraphs if rows else 0, rows)
 
 
 def _rate(value: float | None, percent: bool = True) -> str:
@@ -148,33 +187,33 @@ def _rate(value: float | None, percent: bool = True) -> str:
     return f"{value:.0%}" if percent else f"{value:g}"
 
 
-def format_compare(data: dict[str, Any]) -> str:
+def format_compare(data: Comparison) -> str:
     """The comparison as a table for people, a column per recipe."""
-    recipes = data["recipes"]
-    width = max(12, *(len(r["name"]) for r in recipes), *(len(str(r["model"])) for r in recipes))
+    recipes = data.recipes
+    width = max(12, *(len(r.name) for r in recipes), *(len(str(r.model)) for r in recipes))
     width += 2
-    reasons = sorted({reason for r in recipes for reason in r["rejection_reasons"]})
+    reasons = sorted({reason for r in recipes for reason in r.rejection_reasons})
     rows: list[tuple[str, list[str] | None]] = [
-        ("model", [str(r["model"]) for r in recipes]),
-        ("succeeded", [f"{r['succeeded']:,}" for r in recipes]),
-        ("accept rate", [_rate(r["accept_rate"]) for r in recipes]),
-        ("accepted at first try", [_rate(r["accepted_first_try"]) for r in recipes]),
-        ("answers per accepted", [_rate(r["attempts_per_accepted"], False) for r in recipes]),
+        ("model", [str(r.model) for r in recipes]),
+        ("succeeded", [f"{r.succeeded:,}" for r in recipes]),
+        ("accept rate", [_rate(r.accept_rate) for r in recipes]),
+        ("accepted at first try", [_rate(r.accepted_first_try) for r in recipes]),
+        ("answers per accepted", [_rate(r.attempts_per_accepted, False) for r in recipes]),
         (
             "completion tokens per accepted",
-            [_rate(r["completion_tokens_per_accepted"], False) for r in recipes],
+            [_rate(r.completion_tokens_per_accepted, False) for r in recipes],
         ),
-        ("mean latency (s)", [_rate(r["mean_latency_s"], False) for r in recipes]),
+        ("mean latency (s)", [_rate(r.mean_latency_s, False) for r in recipes]),
         *((("rejections", None),) if reasons else ()),
         *(
-            (f"  {reason}", [f"{r['rejection_reasons'].get(reason, 0):,}" for r in recipes])
+            (f"  {reason}", [f"{r.rejection_reasons.get(reason, 0):,}" for r in recipes])
             for reason in reasons
         ),
     ]
     label = max(len(name) for name, _ in rows) + 2
     lines = [
-        f"Over the {data['paragraphs']:,} paragraphs every recipe compared has finished:",
-        " " * label + "".join(f"{r['name']:>{width}}" for r in recipes),
+        f"Over the {data.paragraphs:,} paragraphs every recipe compared has finished:",
+        " " * label + "".join(f"{r.name:>{width}}" for r in recipes),
     ]
     for name, values in rows:  # None: a heading
         values_text = "".join(f"{value:>{width}}" for value in values or [])

@@ -1,1 +1,1 @@
-"""The database: opening, checking and migrating it; timestamps; the values its columns hold; the one writer of attempts."""
+"""The database: opening, checking, migrating it; its timestamps, values and attempts writer."""

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import sqlite3
-from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 
 from sqlite_utils import Database
 
-from workbench.errors import DatabaseError, SchemaBehind, WorkbenchError
-from workbench.store.migrations import MIGRATIONS, known_steps, schema_version, sql_statements
+from workbench.errors import DatabaseError, SchemaBehind
+from workbench.store.migrations import MIGRATIONS, known_steps, schema_version
+from workbench.store.sql import sql_statements
+from workbench.store.times import utc_now
 
 # PRAGMA application_id marks the file as ours ("WBnc"), as the SQLite docs recommend for
 # application file formats: an unrelated SQLite file is refused before anything is written.
@@ -51,11 +51,6 @@ def schema_sql() -> str:
     return (Path(__file__).resolve().parents[2] / "schema.sql").read_text(encoding="utf-8")
 
 
-def utc_now() -> str:
-    """The timestamp format of every *_at column."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def open_db(path: str | os.PathLike[str], *, create: bool = False) -> Database:
     """Open the database at `path`, creating it only when `create` is true.
 
@@ -67,13 +62,13 @@ def open_db(path: str | os.PathLike[str], *, create: bool = False) -> Database:
     try:
         db = Database(path)
     except sqlite3.Error as e:  # e.g. its folder does not exist
-        raise DatabaseError(f"cannot open --db {path}: {e}") from None
+        raise DatabaseError("cannot open {db} {path}: {e}", path=path, e=e) from None
     try:
         _prepare(db, path)
     except BaseException as e:
         db.close()  # a refused file must not stay open (and locked) behind the error
         if isinstance(e, sqlite3.DatabaseError):
-            raise DatabaseError(f"--db {path} cannot be used: {e}") from None
+            raise DatabaseError("{db} {path} cannot be used: {e}", path=path, e=e) from None
         raise
     return db
 
@@ -82,10 +77,10 @@ def _check_file(path: Path, *, may_be_missing: bool = False) -> None:
     """DatabaseError unless `path` is a SQLite file, or missing (or empty) when
     `may_be_missing`."""
     if path.is_dir():
-        raise DatabaseError(f"--db {path} is a folder, not a database file")
+        raise DatabaseError("{db} {path} is a folder, not a database file", path=path)
     exists = path.exists() and path.stat().st_size > 0
     if not exists and not may_be_missing:
-        raise DatabaseError(f"no database at {path}: run `workbench ingest` first")
+        raise DatabaseError("no database at {path}: run `workbench ingest` first", path=path)
     if exists:
         _check_header(path)
 
@@ -95,9 +90,9 @@ def _check_header(path: Path) -> None:
         with path.open("rb") as f:
             header = f.read(len(SQLITE_HEADER))
     except OSError as e:
-        raise DatabaseError(f"cannot read --db {path}: {e.strerror}") from None
+        raise DatabaseError("cannot read {db} {path}: {e}", path=path, e=e.strerror) from None
     if header != SQLITE_HEADER:
-        raise DatabaseError(f"--db {path} is not a SQLite database")
+        raise DatabaseError("{db} {path} is not a SQLite database", path=path)
 
 
 def _prepare(db: Database, path: Path) -> None:
@@ -118,13 +113,17 @@ def _check_ours(db: Database, path: Path) -> None:
         tables = db.table_names()
         listed = ", ".join(tables[:5]) + ("…" if len(tables) > 5 else "")
         raise DatabaseError(
-            f"--db {path} is a SQLite database but not a workbench one (tables: {listed or 'none'})"
+            "{db} {path} is a SQLite database but not a workbench one (tables: {tables})",
+            path=path,
+            tables=listed or "none",
         )
     unknown = {m.name for m in MIGRATIONS.applied(db)} - known_steps()
     if unknown:
         raise DatabaseError(
-            f"--db {path} was written by a newer workbench (schema steps "
-            f"{', '.join(sorted(unknown))}); upgrade workbench to use it"
+            "{db} {path} was written by a newer workbench (schema steps {steps}); "
+            "upgrade workbench to use it",
+            path=path,
+            steps=", ".join(sorted(unknown)),
         )
 
 
@@ -165,42 +164,6 @@ def _create(db: Database) -> None:
         db.execute(f"PRAGMA user_version = {schema_version(db)}")
 
 
-def process_alive(pid: int, hostname: str) -> bool:
-    """Whether the process that started a run still lives (only knowable on this host)."""
-    if hostname != socket.gethostname():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def close_dead_runs(db: Database) -> None:
-    """Close runs whose process died (SIGKILL, power cut) as interrupted; refuse to race a live
-    one, whose verdicts and attempt numbers would collide with ours."""
-    for run_id, pid, hostname in db.execute(
-        "SELECT id, pid, hostname FROM runs WHERE status = 'running'"
-    ).fetchall():
-        if process_alive(pid, hostname) and pid != os.getpid():
-            raise WorkbenchError(
-                f"run #{run_id} (process {pid}) is still working on this database; "
-                "wait for it to finish or stop it first"
-            )
-        with db.atomic():
-            db.execute(
-                """
-                UPDATE runs SET status = 'interrupted',
-                    message = 'the process ended without closing the run (killed?)',
-                    ended_at = (SELECT max(finished_at) FROM attempts WHERE run_id = runs.id)
-                WHERE id = ?
-                """,
-                [run_id],
-            )
-
-
 def open_db_readonly(path: str | os.PathLike[str]) -> Database:
     """Open the database at `path` for reading only, checking it as open_db does.
 
@@ -213,7 +176,7 @@ def open_db_readonly(path: str | os.PathLike[str]) -> Database:
     try:
         db = Database(sqlite3.connect(readonly_uri(path), uri=True))
     except sqlite3.Error as e:
-        raise DatabaseError(f"cannot open --db {path}: {e}") from None
+        raise DatabaseError("cannot open {db} {path}: {e}", path=path, e=e) from None
     try:
         _check_ours(db, path)
         pending = [m.name for m in MIGRATIONS.pending(db)]
@@ -221,7 +184,7 @@ def open_db_readonly(path: str | os.PathLike[str]) -> Database:
             raise SchemaBehind(path, pending)
     except sqlite3.DatabaseError as e:
         db.close()
-        raise DatabaseError(f"--db {path} cannot be used: {e}") from None
+        raise DatabaseError("{db} {path} cannot be used: {e}", path=path, e=e) from None
     except BaseException:
         db.close()
         raise

@@ -1,62 +1,14 @@
-"""Named, ordered steps that bring a database made by an older workbench up to schema.sql.
-
-A new database is built from schema.sql and every step here is recorded as applied, so a step
-only ever runs on a database created before it existed. Never edit a step once released: add a
-new one, and update schema.sql to match (tests/test_migrations.py proves the two roads agree).
-"""
+"""Step m002: make the job remember how it asks (recipes) and how it judges (rules versions)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import sqlite3
-from collections import Counter
 from typing import Any
 
 from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
 
-MIGRATIONS = Migrations("workbench")
-
-
-def known_steps() -> set[str]:
-    """The names of the steps this version of workbench knows."""
-    return {migration.name for migration in MIGRATIONS._migrations}
-
-
-def schema_version(db: Database) -> int:
-    """1 for the first released schema, plus one per applied step."""
-    return 1 + len(MIGRATIONS.applied(db))
-
-
-@MIGRATIONS()
-def m001_attempts_cleaned(db: Database) -> None:
-    """Keep the cleaned answer beside the raw one: validation and export use the cleaned text
-    (reasoning blocks and wrapping quotes removed), the audit keeps what the server sent."""
-    db.execute("ALTER TABLE attempts ADD COLUMN cleaned TEXT")
-    # Before cleaners existed the answer was validated and exported as it came.
-    db.execute("UPDATE attempts SET cleaned = answer WHERE outcome != 'failed'")
-    db.execute("DROP VIEW pairs")
-    db.execute(
-        """
-        CREATE VIEW pairs AS
-        SELECT
-            p.id         AS paragraph_id,
-            s.name       AS source,
-            p.position   AS position,
-            a.cleaned    AS paraphrase,  -- the prompt of the pair
-            p.text       AS original,    -- the target of the pair
-            a.id         AS attempt_id,
-            a.run_id     AS run_id
-        FROM paragraphs p
-        JOIN sources s ON s.id = p.source_id
-        JOIN attempts a ON a.paragraph_id = p.id AND a.outcome = 'accepted'
-        WHERE p.status = 'succeeded'
-        ORDER BY s.id, p.position, p.id
-        """
-    )
-
+from workbench.store.sql import sql_statements
 
 # --- m002: recipes and rules ----------------------------------------------------------------
 # What the workbench of schema 2 knew, frozen here: later versions change the live constants.
@@ -64,6 +16,8 @@ M002_RULE_CODES = (
     "strip_think", "strip_quotes", "truncated", "empty", "banned_phrase", "multiple_paragraphs",
     "too_short", "too_long", "refusal", "preamble", "commentary", "too_similar",
 )  # fmt: skip
+
+
 M002_DEFAULT_RULES: dict[str, Any] = {
     "banned_phrases": [
         "###", "Paraphrased Text", "Alternate Refinement", "Extended Alternate Refinement",
@@ -73,6 +27,8 @@ M002_DEFAULT_RULES: dict[str, Any] = {
     "max_ratio": 2.0,
     "similarity": 0.9,
 }  # fmt: skip
+
+
 M002_NOTEBOOK_PROMPT = (
     "You are an expert novelist. Paraphrase the given text in your own words, refining the prose "
     "and making it a bit richer. Don't write additional story or meaning, keep the original "
@@ -80,6 +36,7 @@ M002_NOTEBOOK_PROMPT = (
     "your output to the original, not more than 50% difference, and shouldn't be shorter than "
     "the original text."
 )
+
 
 M002_TABLES = """
 CREATE TABLE recipes (
@@ -166,6 +123,7 @@ CREATE TABLE attempts_new (
     CHECK ((outcome = 'failed') = (rules_id IS NULL))
 );
 """
+
 
 M002_AFTER = """
 CREATE INDEX paragraphs_in_order ON paragraphs (filtered, source_id, position);
@@ -418,19 +376,7 @@ def _m002_rules(settings: dict[str, Any]) -> str:
     )
 
 
-def sql_statements(script: str) -> list[str]:
-    """Split a SQL script into statements, to run in one transaction (executescript commits)."""
-    statements, current = [], ""
-    for line in script.splitlines(keepends=True):
-        current += line
-        if sqlite3.complete_statement(current):
-            statements.append(current.strip())
-            current = ""
-    return [s for s in statements if s]
-
-
-@MIGRATIONS()
-def m002_recipes_and_rules(db: Database) -> None:
+def migrate(db: Database) -> None:
     """Make the job remember how it asks and how it judges.
 
     Each distinct way of asking among the stored runs (their settings JSON) becomes a recipe,
@@ -508,180 +454,3 @@ def m002_recipes_and_rules(db: Database) -> None:
     broken = db.execute("PRAGMA foreign_key_check").fetchall()
     if broken:
         raise sqlite3.IntegrityError(f"m002 left broken references: {broken[:5]}")
-
-
-@MIGRATIONS()
-def m003_sections(db: Database) -> None:
-    """Headings become sections instead of paragraphs: a `sections` table, the section of each
-    paragraph, and on each source the reader it got (txt, md, epub) and how many Project
-    Gutenberg licence paragraphs were left out. Older rows get no section and format 'txt' (all
-    files were read as plain text) until their file is ingested again."""
-    db.execute(
-        """
-        CREATE TABLE sections (
-            id        INTEGER PRIMARY KEY,
-            source_id INTEGER NOT NULL REFERENCES sources(id),
-            position  INTEGER NOT NULL,
-            title     TEXT NOT NULL,
-            level     INTEGER NOT NULL,
-            UNIQUE (source_id, position)
-        )
-        """
-    )
-    db.execute("ALTER TABLE paragraphs ADD COLUMN section_id INTEGER REFERENCES sections(id)")
-    db.execute("CREATE INDEX paragraphs_by_section ON paragraphs (section_id)")
-    db.execute(
-        "ALTER TABLE sources ADD COLUMN format TEXT NOT NULL DEFAULT 'txt' "
-        "CHECK (format IN ('txt', 'md', 'epub'))"
-    )
-    db.execute("ALTER TABLE sources ADD COLUMN boilerplate INTEGER NOT NULL DEFAULT 0")
-
-
-# Frozen copy of the spacing rule of m004 (the reader's rule may change; this step may not).
-_M004_SPACES = re.compile(r"[^\S\n\u00a0]+")
-
-
-@MIGRATIONS()
-def m004_paragraph_spacing(db: Database) -> None:
-    """Runs of spaces inside stored paragraphs become one space, as ingest now makes them, and a
-    paragraph's identity hash is taken over its words alone (spacing and line breaks aside).
-    Re-ingesting the file a database was made from then adds and removes nothing, and the same
-    rows keep their ids, statuses and attempts. Word counts cannot change (text.split())."""
-    updates = []
-    for (source_id,) in db.execute("SELECT id FROM sources").fetchall():
-        seen: Counter[str] = Counter()
-        for paragraph_id, text in db.execute(
-            "SELECT id, text FROM paragraphs WHERE source_id = ? ORDER BY position, id",
-            [source_id],
-        ).fetchall():
-            lines = (_M004_SPACES.sub(" ", line).strip() for line in text.split("\n"))
-            respaced = "\n".join(line for line in lines if line)
-            digest = hashlib.sha256(" ".join(respaced.split()).encode("utf-8")).hexdigest()
-            seen[digest] += 1  # two texts that differed only in spacing are now the same one
-            updates.append((respaced, digest, seen[digest], paragraph_id))
-    # Free every occurrence number first, so no update collides with the UNIQUE identity.
-    db.execute("UPDATE paragraphs SET occurrence = -id")
-    db.conn.executemany(
-        "UPDATE paragraphs SET text = ?, sha256 = ?, occurrence = ? WHERE id = ?", updates
-    )
-
-
-@MIGRATIONS()
-def m005_pairs_with_sections(db: Database) -> None:
-    """The pairs view says where each paragraph is in its book: its source's id, its section
-    (id and heading title) and the original's word count, after the columns it had. `export`
-    filters on them (--source, --section, --min-words) and writes the section in the metadata
-    of its formats; Datasette can facet pairs by section. Its inner query now reads only the
-    attempts columns it uses, not every request and response body."""
-    db.execute("DROP VIEW pairs")
-    db.execute(
-        """
-        CREATE VIEW pairs AS
-        SELECT
-            p.id             AS paragraph_id,
-            s.name           AS source,
-            p.position       AS position,
-            r.name           AS recipe,
-            a.cleaned        AS paraphrase,
-            p.text           AS original,
-            a.id             AS attempt_id,
-            a.run_id         AS run_id,
-            a.recipe_id      AS recipe_id,
-            a.attempt_number AS attempt_number,
-            p.source_id      AS source_id,
-            p.section_id     AS section_id,
-            c.title          AS section,
-            p.word_count     AS word_count
-        FROM (
-            SELECT id, paragraph_id, recipe_id, run_id, attempt_number, cleaned, row_number() OVER (
-                PARTITION BY paragraph_id, recipe_id ORDER BY attempt_number
-            ) AS nth
-            FROM attempts WHERE outcome = 'accepted'
-        ) a
-        JOIN paragraphs p ON p.id = a.paragraph_id
-        JOIN sources s ON s.id = p.source_id
-        JOIN recipes r ON r.id = a.recipe_id
-        LEFT JOIN sections c ON c.id = p.section_id
-        WHERE a.nth <= r.outputs
-        ORDER BY s.id, p.position, p.id, r.id, a.attempt_number
-        """
-    )
-
-
-@MIGRATIONS()
-def m006_measures_and_checks(db: Database) -> None:
-    """Every measure a rule looks at, kept on the attempt (repetition, meaning, the judge's
-    verdict, beside length_ratio and similarity), and a `checks` table for the requests rules
-    send about an answer (the judge, an embeddings model). Older answers have none of the new
-    measures: judging them again, whenever the rules change, fills them in."""
-    for column in ("repetition REAL", "meaning REAL", "judge TEXT CHECK (judge IN ('yes', 'no'))"):
-        db.execute(f"ALTER TABLE attempts ADD COLUMN {column}")
-    for statement in sql_statements(M006_SQL):
-        db.execute(statement)
-
-
-M006_SQL = """
-CREATE INDEX attempts_awaiting ON attempts (recipe_id, paragraph_id)
-WHERE outcome = 'accepted' AND (judge IS NULL OR meaning IS NULL);
-CREATE TABLE checks (
-    id INTEGER PRIMARY KEY,
-    attempt_id INTEGER NOT NULL REFERENCES attempts(id),
-    run_id INTEGER NOT NULL REFERENCES runs(id),
-    kind TEXT NOT NULL CHECK (kind IN ('judge', 'embeddings')),
-    started_at TEXT NOT NULL,
-    finished_at TEXT NOT NULL,
-    latency_s REAL NOT NULL,
-    request TEXT NOT NULL,
-    http_status INTEGER,
-    response TEXT,
-    result TEXT,
-    error TEXT,
-    error_detail TEXT,
-    prompt_tokens INTEGER,
-    completion_tokens INTEGER
-);
-CREATE INDEX checks_by_attempt ON checks (attempt_id);
-CREATE INDEX checks_by_run ON checks (run_id, kind);
-"""
-
-
-@MIGRATIONS()
-def m007_search(db: Database) -> None:
-    """Full-text search over paragraphs and answers, for Datasette's search box: the FTS5 tables
-    of sqlite-utils' enable_fts(), filled from what is stored, and triggers that keep them in
-    step only when a text changes (sqlite-utils' own fire on any update, and judging every
-    answer again updates every row)."""
-    db["paragraphs"].enable_fts(["text"], fts_version="FTS5", create_triggers=False)
-    db["attempts"].enable_fts(["cleaned"], fts_version="FTS5", create_triggers=False)
-    for statement in sql_statements(M007_TRIGGERS):
-        db.execute(statement)
-
-
-M007_TRIGGERS = """
-CREATE TRIGGER paragraphs_fts_insert AFTER INSERT ON paragraphs
-BEGIN
-    INSERT INTO paragraphs_fts (rowid, text) VALUES (new.id, new.text);
-END;
-CREATE TRIGGER paragraphs_fts_delete AFTER DELETE ON paragraphs
-BEGIN
-    INSERT INTO paragraphs_fts (paragraphs_fts, rowid, text) VALUES ('delete', old.id, old.text);
-END;
-CREATE TRIGGER paragraphs_fts_update AFTER UPDATE OF text ON paragraphs
-BEGIN
-    INSERT INTO paragraphs_fts (paragraphs_fts, rowid, text) VALUES ('delete', old.id, old.text);
-    INSERT INTO paragraphs_fts (rowid, text) VALUES (new.id, new.text);
-END;
-CREATE TRIGGER attempts_fts_insert AFTER INSERT ON attempts
-BEGIN
-    INSERT INTO attempts_fts (rowid, cleaned) VALUES (new.id, new.cleaned);
-END;
-CREATE TRIGGER attempts_fts_delete AFTER DELETE ON attempts
-BEGIN
-    INSERT INTO attempts_fts (attempts_fts, rowid, cleaned) VALUES ('delete', old.id, old.cleaned);
-END;
-CREATE TRIGGER attempts_fts_update AFTER UPDATE OF cleaned ON attempts
-BEGIN
-    INSERT INTO attempts_fts (attempts_fts, rowid, cleaned) VALUES ('delete', old.id, old.cleaned);
-    INSERT INTO attempts_fts (rowid, cleaned) VALUES (new.id, new.cleaned);
-END;
-"""

@@ -1,0 +1,143 @@
+"""`workbench export`: the accepted pairs as training data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from workbench.cli.app import user_errors
+from workbench.cli.options import (
+    DbOption,
+)
+from workbench.dataset.export import export as export_pairs
+from workbench.dataset.formats import (
+    BACKWARD,
+    DEFAULT_AUTHOR,
+    DEFAULT_INSTRUCTION,
+    DEFAULT_SYSTEM,
+    FORMATS,
+    FORWARD,
+)
+from workbench.dataset.options import DEFAULT_FORMAT, DEFAULT_SEED, ExportOptions
+from workbench.store.database import DEFAULT_DB, open_db
+
+
+@user_errors
+def export(
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="The file to write; - for stdout. With --split, NAME.train.jsonl and NAME.val.jsonl beside it. [default: output.jsonl; output.csv for --format csv]",
+            show_default=False,
+        ),
+    ] = None,
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help=f"One of: {', '.join(FORMATS)}. notebook is the notebook's JSONL; text the originals alone; dpo preference pairs (run --outputs 2 first).",
+        ),
+    ] = DEFAULT_FORMAT,
+    recipe: Annotated[
+        str | None,
+        typer.Option(
+            help="Export this recipe's pairs, or 'all' for every recipe's. [default: the current recipe]",
+            show_default=False,
+        ),
+    ] = None,
+    direction: Annotated[
+        str,
+        typer.Option(
+            help=f"{FORWARD}: the original is the model's answer; {BACKWARD}: the paraphrase is, to train a model that writes plainly.",
+        ),
+    ] = FORWARD,
+    author: Annotated[
+        str,
+        typer.Option(help="Author named in the prompt ({author} in --instruction and --system)."),
+    ] = DEFAULT_AUTHOR,
+    instruction: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Put before the text in the prompt; '' for none. [default: {DEFAULT_INSTRUCTION[FORWARD]!r}, or {DEFAULT_INSTRUCTION[BACKWARD]!r}]",
+            show_default=False,
+        ),
+    ] = None,
+    system: Annotated[
+        str | None,
+        typer.Option(
+            help=f"System message of messages, sharegpt and alpaca; '' for none. [default: {DEFAULT_SYSTEM[FORWARD]!r}, or {DEFAULT_SYSTEM[BACKWARD]!r}]",
+            show_default=False,
+        ),
+    ] = None,
+    source_label: Annotated[
+        str | None,
+        typer.Option(help="metadata.source of every record. [default: the source file's name]"),
+    ] = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only this source (file name or path); repeat for several.", show_default=False
+        ),
+    ] = None,
+    section: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only this section: a heading's title, or its label before the first full stop (CHAPTER IV); any case; repeat for several.",
+            show_default=False,
+        ),
+    ] = None,
+    min_words: Annotated[
+        int | None,
+        typer.Option(help="Only originals of this many words or more.", show_default=False),
+    ] = None,
+    max_words: Annotated[
+        int | None,
+        typer.Option(help="Only originals of this many words or fewer.", show_default=False),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            help="Write at most this many records, the first in source order.", show_default=False
+        ),
+    ] = None,
+    dedupe: Annotated[
+        bool,
+        typer.Option(
+            "--dedupe",
+            help="Drop paragraphs whose original (its words) came earlier in the export.",
+        ),
+    ] = False,
+    split: Annotated[
+        float | None,
+        typer.Option(
+            help="Share of paragraphs for NAME.train.jsonl, the rest to NAME.val.jsonl, e.g. 0.9; a paragraph's lines stay together.",
+            show_default=False,
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help=f"Seed of --split's hash. [default: {DEFAULT_SEED}]", show_default=False),
+    ] = None,
+    db: DbOption = Path(DEFAULT_DB),
+) -> None:
+    """Write the accepted pairs as training data: the paraphrase is the prompt, the original the target.
+
+    A recipe that wants several answers a paragraph (--outputs) gives a record for each. Records per file, lengths and what was left out are printed on stderr.
+    """
+    options = ExportOptions(
+        output=output, format=format, recipe=recipe, direction=direction, author=author,
+        instruction=instruction, system=system, source_label=source_label,
+        sources=tuple(source or ()), sections=tuple(section or ()), min_words=min_words,
+        max_words=max_words, limit=limit, dedupe=dedupe, split=split, seed=seed,
+    )  # fmt: skip
+    options.checked_format()  # a bad option is refused before the database is opened
+    with open_db(db) as database:
+        result = export_pairs(database, options)
+    typer.echo(result.wrote(), err=output == "-")
+    for line in result.statistics():
+        typer.echo(line, err=True)

@@ -1,0 +1,219 @@
+"""`workbench run` and `workbench serve`: paraphrasing with a server, or the built-in one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from workbench.cli.app import user_errors
+from workbench.cli.options import (
+    ApiKeyOption,
+    BannedPhraseOption,
+    BannedPhrasesFileOption,
+    BaseUrlOption,
+    DbOption,
+    DisableRuleOption,
+    EmbeddingsModelOption,
+    EnableRuleOption,
+    FeedbackOption,
+    JudgeModelOption,
+    JudgeOption,
+    MaxAttemptsOption,
+    MaxRatioOption,
+    MaxRepetitionOption,
+    MaxTokensOption,
+    MinMeaningOption,
+    MinRatioOption,
+    ModelOption,
+    NotebookRulesOption,
+    OutputsOption,
+    RecipeOption,
+    RetryTemperatureOption,
+    SimilarityOption,
+    SystemPromptFileOption,
+    SystemPromptOption,
+    TemperatureOption,
+    UserTemplateOption,
+    recipe_settings,
+    rule_changes,
+)
+from workbench.engine.run import DEFAULT_CONCURRENCY
+from workbench.errors import ExitCode, WorkbenchError
+from workbench.llm.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT
+from workbench.llm.retry import DEFAULT_BACKOFF, DEFAULT_RETRIES, MAX_BACKOFF
+from workbench.store.database import DEFAULT_DB, open_db
+
+
+@user_errors
+def run(
+    recipe: RecipeOption = None,
+    model: ModelOption = None,
+    system_prompt: SystemPromptOption = None,
+    system_prompt_file: SystemPromptFileOption = None,
+    user_template: UserTemplateOption = None,
+    temperature: TemperatureOption = None,
+    max_tokens: MaxTokensOption = None,
+    retry_temperature: RetryTemperatureOption = None,
+    feedback: FeedbackOption = None,
+    outputs: OutputsOption = None,
+    max_attempts: MaxAttemptsOption = None,
+    banned_phrase: BannedPhraseOption = None,
+    banned_phrases_file: BannedPhrasesFileOption = None,
+    min_ratio: MinRatioOption = None,
+    max_ratio: MaxRatioOption = None,
+    similarity: SimilarityOption = None,
+    max_repetition: MaxRepetitionOption = None,
+    min_meaning: MinMeaningOption = None,
+    embeddings_model: EmbeddingsModelOption = None,
+    judge: JudgeOption = None,
+    judge_model: JudgeModelOption = None,
+    disable_rule: DisableRuleOption = None,
+    enable_rule: EnableRuleOption = None,
+    notebook_rules: NotebookRulesOption = False,
+    base_url: BaseUrlOption = DEFAULT_BASE_URL,
+    judge_base_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Where --judge asks its model: another OpenAI-compatible server. "
+            "[default: --base-url]",
+            show_default=False,
+        ),
+    ] = None,
+    api_key: ApiKeyOption = None,
+    concurrency: Annotated[
+        int, typer.Option(help="Requests in flight at once.")
+    ] = DEFAULT_CONCURRENCY,
+    limit: Annotated[
+        int | None, typer.Option(help="Work at most this many paragraphs in this run.")
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for one answer.")
+    ] = DEFAULT_TIMEOUT,
+    retries: Annotated[
+        int,
+        typer.Option(
+            help="Retries of one request after a connection error, timeout, HTTP 429/5xx "
+            "or unusable body, with exponential backoff."
+        ),
+    ] = DEFAULT_RETRIES,
+    backoff: Annotated[
+        float,
+        typer.Option(
+            help=f"Seconds before the first retry; doubles each time, up to {MAX_BACKOFF:g}."
+        ),
+    ] = DEFAULT_BACKOFF,
+    embedded: Annotated[
+        bool,
+        typer.Option(
+            "--embedded",
+            help="Start the built-in llama.cpp server (SmolLM2-135M, or --gguf) on 127.0.0.1 "
+            "for this run instead of using --base-url.",
+        ),
+    ] = False,
+    gguf: Annotated[
+        Path | None,
+        typer.Option(help="GGUF model file for the built-in server; implies --embedded."),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress on stderr, only errors.")
+    ] = False,
+    db: DbOption = Path(DEFAULT_DB),
+) -> None:
+    """Paraphrase the pending paragraphs of a recipe with the LLM server, keeping only valid answers.
+
+    Without recipe or rule options it goes on with the job as stored: the current recipe, the job's rules. Every attempt is committed as it finishes: stop it at any time (Ctrl-C) and run it again to go on where it stopped.
+    """
+    from workbench.cli.progress import Progress
+    from workbench.engine.recipes import plan_recipe
+    from workbench.engine.run import RunOptions
+    from workbench.engine.run import run as run_job
+    from workbench.judge.versions import job_rules
+    from workbench.store.states import RunStatus
+
+    given = recipe_settings(
+        model=model, system_prompt=system_prompt, system_prompt_file=system_prompt_file,
+        user_template=user_template, temperature=temperature, max_tokens=max_tokens,
+        retry_temperature=retry_temperature, feedback=feedback, outputs=outputs,
+        max_attempts=max_attempts,
+    )  # fmt: skip
+    changes = rule_changes(
+        banned_phrase=banned_phrase, banned_phrases_file=banned_phrases_file,
+        min_ratio=min_ratio, max_ratio=max_ratio, similarity=similarity,
+        disable_rule=disable_rule, enable_rule=enable_rule, notebook_rules=notebook_rules,
+        max_repetition=max_repetition, min_meaning=min_meaning,
+        embeddings_model=embeddings_model, judge=judge, judge_model=judge_model,
+    )  # fmt: skip
+    options = RunOptions(
+        base_url=base_url, concurrency=concurrency, limit=limit, timeout=timeout,
+        retries=retries, backoff=backoff, judge_base_url=judge_base_url,
+    )  # fmt: skip
+    progress = Progress(quiet)
+    with open_db(db) as database:
+        plan = plan_recipe(database, recipe, given)
+        rules = changes.apply(job_rules(database).rules)
+        serve = _embedded(gguf, quiet) if embedded or gguf is not None else None
+        try:
+            summary = run_job(
+                database, plan, rules, options, api_key=api_key, serve=serve,
+                on_start=progress.start, on_event=progress.event,
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            typer.echo("Interrupted before the run started: nothing changed.", err=True)
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
+        finally:
+            progress.stop()
+    if summary.status == RunStatus.INTERRUPTED:
+        typer.echo("Interrupted: finished attempts are saved; run again to resume.", err=True)
+        raise typer.Exit(ExitCode.INTERRUPTED)
+    if summary.run_id is None:
+        progress.notes(summary.notes)
+    typer.echo(summary.describe())
+
+
+def _embedded(gguf: Path | None, quiet: bool) -> Callable[[int], AbstractContextManager[str]]:
+    """Start the built-in llama.cpp server for the run, with a slot per request in flight.
+
+    It is reached over HTTP like any other server, so the run takes the same path.
+    """
+
+    @contextmanager
+    def serve(slots: int) -> Iterator[str]:
+        from workbench.llm.embedded import embedded_server
+
+        with embedded_server(gguf, parallel=slots) as server:
+            if not quiet:
+                typer.echo(f"Started the embedded model at {server.base_url}", err=True)
+            yield server.base_url
+
+    return serve
+
+
+@user_errors
+def serve(
+    gguf: Annotated[
+        Path | None, typer.Option(help="GGUF model file. [default: SmolLM2-135M-Instruct]")
+    ] = None,
+    parallel: Annotated[
+        int, typer.Option(help="Requests served at once (llama.cpp slots).")
+    ] = DEFAULT_CONCURRENCY,
+) -> None:
+    """Keep the built-in llama.cpp server running for several commands, until Ctrl-C."""
+    import time
+
+    from workbench.llm.embedded import embedded_server
+
+    if parallel < 1:
+        raise WorkbenchError("--parallel must be at least 1")
+    with embedded_server(gguf, parallel=parallel) as server:
+        typer.echo(f"Serving {server.model} at {server.base_url} with {parallel} slots.", err=True)
+        typer.echo(f"Use it with: workbench run --base-url {server.base_url}", err=True)
+        typer.echo(server.base_url)  # the one line a script needs, on stdout
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            typer.echo("Stopped.", err=True)
