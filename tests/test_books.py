@@ -151,7 +151,7 @@ def test_gutenberg_text(cli, gutenberg, db_path):
         (CH2, P3),
     ]
     assert sections(db_path) == [(1, CH1, 2), (2, CH2, 2)]
-    source = Database(db_path)["sources"].get(1)
+    source = Database(db_path).table("sources").get(1)
     assert (source["format"], source["boilerplate"], source["paragraph_count"]) == ("txt", 9, 5)
 
 
@@ -433,7 +433,7 @@ def test_epub_chapters_in_spine_order(cli, tmp_path, db_path):
         (2, "Chapter Two. The Visitors", 2),
         (3, "The Fog", 1),
     ]
-    assert Database(db_path)["sources"].get(1)["format"] == "epub"
+    assert Database(db_path).table("sources").get(1)["format"] == "epub"
     before = snapshot(db_path)
     assert ingest_ok(cli, book).endswith(
         "; added 0 (0 to paraphrase, 0 filtered), 4 already known\n"
@@ -547,7 +547,7 @@ def test_markdown(cli, tmp_path, db_path):
         ),
     ]
     assert sections(db_path) == [(1, "Part One", 1), (2, "The Orchard", 2), (3, "Chapter two", 2)]
-    assert Database(db_path)["sources"].get(1)["format"] == "md"
+    assert Database(db_path).table("sources").get(1)["format"] == "md"
     before = snapshot(db_path)
     assert ingest_ok(cli, path).endswith(
         "; added 0 (0 to paraphrase, 0 filtered), 4 already known\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 from tests.conftest import words
@@ -83,7 +84,7 @@ def test_doctor_without_the_meaning_model(cli, fake, monkeypatch):
     from workbench.judge import wordllama as meaning
 
     monkeypatch.setattr(meaning, "_model", None)  # as in a process that has not loaded it
-    monkeypatch.setattr(meaning.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     fake.enqueue("ready")
     result = cli("doctor", "--base-url", fake.base_url)
     assert result.exit_code == 1

@@ -179,7 +179,7 @@ def test_min_words_filters_counts_and_never_sends(cli, fake, tmp_path, db_path):
         (three, "pending"),
         (four, "pending"),
     ]
-    assert Database(db_path)["sources"].get(1)["min_words"] == 3
+    assert Database(db_path).table("sources").get(1)["min_words"] == 3
 
     run = cli("run", "--base-url", fake.base_url, "--concurrency", "1", "-q", "--backoff", "0")
     assert run.exit_code == 0, run.stderr
@@ -263,7 +263,7 @@ def test_grown_file_adds_only_its_new_paragraphs(cli, tmp_path, db_path):
     assert [r["text"] for r in rows] == [A, B, C, D]
     assert [r["position"] for r in rows] == [1, 2, 3, 4]
     assert {r["text"]: r["id"] for r in rows if r["text"] in before} == before
-    assert Database(db_path)["sources"].get(1)["paragraph_count"] == 4
+    assert Database(db_path).table("sources").get(1)["paragraph_count"] == 4
 
 
 def test_paragraph_inserted_in_the_middle_moves_the_others(cli, tmp_path, db_path):
@@ -309,7 +309,7 @@ def test_reingest_with_other_min_words_resorts_never_sent_paragraphs(cli, tmp_pa
     result = ingest_ok(cli, source, "--min-words", "20")
     assert result.stdout.endswith("; 2 re-sorted by --min-words\n")
     assert [r["status"] for r in paragraphs(db_path)] == ["filtered", "filtered"]
-    assert Database(db_path)["sources"].get(1)["min_words"] == 20
+    assert Database(db_path).table("sources").get(1)["min_words"] == 20
 
 
 def test_min_words_does_not_resort_paragraphs_already_sent(cli, fake, tmp_path, db_path):
@@ -336,7 +336,7 @@ def test_latin_1_with_encoding_option(cli, tmp_path, db_path):
     assert "é".encode("latin-1") in source.read_bytes()
     ingest_ok(cli, source, "--encoding", "latin-1")
     assert texts(db_path) == [text, A]
-    assert Database(db_path)["sources"].get(1)["encoding"] == "latin-1"
+    assert Database(db_path).table("sources").get(1)["encoding"] == "latin-1"
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "UTF16"])

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location(
     "measure_rules", ROOT / "benchmarks" / "measure_rules.py"
 )
+assert spec is not None and spec.loader is not None
 measure_rules = importlib.util.module_from_spec(spec)
 sys.modules["measure_rules"] = measure_rules  # dataclasses look their module up while defined
 spec.loader.exec_module(measure_rules)

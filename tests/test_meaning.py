@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import requests
@@ -14,6 +16,7 @@ import requests
 from tests.fakeserver import FakeServer, Reply
 from workbench.judge import embeddings
 from workbench.judge import wordllama as meaning
+from workbench.judge.vectors import MeaningUnavailable
 from workbench.llm.client import Server
 from workbench.llm.retry import is_transient
 
@@ -97,15 +100,15 @@ def test_the_model_is_loaded_once_and_shared():
 
 
 def test_a_missing_package_is_one_line(monkeypatch):
-    monkeypatch.setattr(meaning.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(meaning.MeaningUnavailable) as error:
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(MeaningUnavailable) as error:
         meaning.wordllama_files()
     assert str(error.value) == "the meaning rule needs WordLlama: pip install 'wordllama>=0.4'"
 
 
 def test_a_missing_model_file_is_one_line(monkeypatch):
-    monkeypatch.setattr(meaning, "WORDLLAMA_WEIGHTS", meaning.Path("weights") / "gone.safetensors")
-    with pytest.raises(meaning.MeaningUnavailable) as error:
+    monkeypatch.setattr(meaning, "WORDLLAMA_WEIGHTS", Path("weights") / "gone.safetensors")
+    with pytest.raises(MeaningUnavailable) as error:
         meaning.wordllama_files()
     message = str(error.value)
     assert "\n" not in message

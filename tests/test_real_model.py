@@ -118,6 +118,7 @@ def test_serve_keeps_a_model_for_other_commands(cli, tmp_path, db_path):
         text=True,
     )
     try:
+        assert serve.stdout is not None
         base_url = serve.stdout.readline().strip()
         assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1")
         assert cli("models", "--base-url", base_url).stdout == "SmolLM2-135M-Instruct.Q4_1\n"
@@ -154,6 +155,7 @@ def test_ctrl_c_stops_the_embedded_run_and_its_server(cli, tmp_path, db_path):
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert process.stderr is not None
     for line in process.stderr:  # wait until the model is up and the run has started
         if line.startswith("Run #1"):
             break

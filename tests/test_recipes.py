@@ -391,3 +391,46 @@ def test_a_database_on_a_full_disk_is_one_line(cli, fake, job, db_path, monkeypa
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: cannot write the database: database or disk is full")
     assert result.stderr.count("\n") == 1
+
+
+def test_the_status_rule_is_the_same_in_python_and_in_sql(tmp_path):
+    """Recipe.status (the running engine's) and the view progress_status (SQL readers') are
+    the one rule written twice: every count of verdicts under every budget agrees."""
+    from itertools import product
+
+    from workbench.engine.recipes import Recipe, save_recipe, stored_recipes
+    from workbench.store.database import open_db
+    from workbench.store.times import utc_now
+
+    db = open_db(tmp_path / "status.db", create=True)
+    db.table("sources").insert(
+        {"id": 1, "path": "/book.txt", "name": "book.txt", "encoding": "utf-8", "sha256": "0",
+         "min_words": 10, "paragraph_count": 0, "first_ingested_at": utc_now(),
+         "last_ingested_at": utc_now()}
+    )  # fmt: skip
+    counts = list(product(range(5), range(8)))  # (accepted, rejected)
+    for n, _ in enumerate(counts, start=1):
+        db.table("paragraphs").insert(
+            {"id": n, "source_id": 1, "position": n, "sha256": str(n), "text": "x", "word_count": 1}
+        )
+    for outputs, max_attempts in product(range(1, 4), range(1, 4)):
+        save_recipe(
+            db,
+            Recipe(f"r{outputs}{max_attempts}", model="m", outputs=outputs, max_attempts=max_attempts),
+        )
+    recipes = stored_recipes(db)
+    db.table("progress").insert_all(
+        {"paragraph_id": n, "recipe_id": r.id, "attempts": a + j, "accepted": a, "rejected": j,
+         "last_attempt_number": a + j, "last_reason": None}
+        for r in recipes for n, (a, j) in enumerate(counts, start=1)
+    )  # fmt: skip
+    in_sql = {
+        (paragraph, recipe): status
+        for paragraph, recipe, status in db.execute(
+            "SELECT paragraph_id, recipe_id, status FROM progress_status"
+        )
+    }
+    for recipe in recipes:
+        for n, (accepted, rejected) in enumerate(counts, start=1):
+            assert in_sql[n, recipe.id] == recipe.status(accepted, rejected), (recipe, accepted)
+    db.close()

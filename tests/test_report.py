@@ -159,7 +159,7 @@ def test_text_report_of_a_scripted_run(cli, scripted):
     result = cli("report")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    patterns = [
+    patterns: list[str | re.Pattern[str]] = [
         "Recipe      default",
         "Paragraphs        5",
         "  filtered        1  (too short to send)",

@@ -146,7 +146,7 @@ def test_every_attempt_is_recorded(cli, fake, tmp_path, db_path):
     assert second["started_at"] <= second["finished_at"]
     run_row = next(Database(db_path).query("SELECT * FROM runs"))
     assert run_row["status"] == "completed"
-    recipe = Database(db_path)["recipes"].get(run_row["recipe_id"])
+    recipe = Database(db_path).table("recipes").get(run_row["recipe_id"])
     assert (recipe["model"], recipe["max_attempts"]) == ("fake-model", 5)
     assert json.loads(run_row["settings"])["concurrency"] == 4
     assert "api_key" not in run_row["settings"]
@@ -241,7 +241,7 @@ def test_backoff_waits_grow_and_honour_retry_after():
     from workbench.llm.retry import TransientFailure, transport_policy
 
     waits: list[float] = []
-    calls = []
+    calls: list[object] = []
 
     def failing():
         completion = Completion(request={}, started_at="", error="http_429", http_status=429)
@@ -471,7 +471,7 @@ def leave_running_run(cli, fake, db_path: Path, pid: int) -> None:
     it."""
     assert run(cli, fake, "--limit", "1").exit_code == 0
     with Database(db_path) as db:
-        db["runs"].insert(
+        db.table("runs").insert(
             {"recipe_id": 1, "rules_id": 1, "started_at": "x", "status": "running",
              "base_url": "u", "settings": "{}", "pid": pid, "hostname": socket.gethostname()}
         )  # fmt: skip

@@ -12,7 +12,8 @@ from workbench.cli.options import (
     DbOption,
 )
 from workbench.errors import WorkbenchError
-from workbench.ingest.sources import DEFAULT_ENCODING, DEFAULT_MIN_WORDS, read_sources
+from workbench.ingest.book import DEFAULT_ENCODING
+from workbench.ingest.sources import DEFAULT_MIN_WORDS, read_sources
 from workbench.ingest.storing import ingest as ingest_files
 from workbench.store.database import DEFAULT_DB, open_db
 

@@ -73,13 +73,13 @@ def report(
     with open_db(db) as database:
         if compare:
             comparison = compare_recipes(database, names or None)
-            data, text = comparison.to_json, lambda: format_compare(comparison)
+            data, text = comparison.to_json(), format_compare(comparison)
         elif reason is not None:
             shown = examples(database, reason, show, recipe, run)
-            data, text = shown.to_json, lambda: format_examples(shown)
+            data, text = shown.to_json(), format_examples(shown)
         else:
             summary = report_data(
                 database, recipe, run_id=run, skipped=None if as_json else SKIPPED_SHOWN
             )
-            data, text = summary.to_json, lambda: format_report(summary)
-    typer.echo(json.dumps(data(), ensure_ascii=False, indent=2) if as_json else text())
+            data, text = summary.to_json(), format_report(summary)
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2) if as_json else text)

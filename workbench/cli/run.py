@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -128,10 +128,8 @@ def run(
     Without recipe or rule options it goes on with the job as stored: the current recipe, the job's rules. Every attempt is committed as it finishes: stop it at any time (Ctrl-C) and run it again to go on where it stopped.
     """
     from workbench.cli.progress import Progress
-    from workbench.engine.recipes import plan_recipe
     from workbench.engine.run import RunOptions
     from workbench.engine.run import run as run_job
-    from workbench.judge.versions import job_rules
     from workbench.store.states import RunStatus
 
     given = recipe_settings(
@@ -152,26 +150,27 @@ def run(
         retries=retries, backoff=backoff, judge_base_url=judge_base_url,
     )  # fmt: skip
     progress = Progress(quiet)
+    serve = _embedded(gguf, quiet) if embedded or gguf is not None else None
     with open_db(db) as database:
-        plan = plan_recipe(database, recipe, given)
-        rules = changes.apply(job_rules(database).rules)
-        serve = _embedded(gguf, quiet) if embedded or gguf is not None else None
         try:
             summary = run_job(
-                database, plan, rules, options, api_key=api_key, serve=serve,
-                on_start=progress.start, on_event=progress.event,
+                database, options, recipe_name=recipe, given=given, changes=changes, api_key=api_key,
+                serve=serve, on_start=progress.start, on_event=progress.event,
             )  # fmt: skip
         except KeyboardInterrupt:
-            typer.echo("Interrupted before the run started: nothing changed.", err=True)
-            raise typer.Exit(ExitCode.INTERRUPTED) from None
+            fail_interrupted("Interrupted before the run started: nothing changed.")
         finally:
             progress.stop()
     if summary.status == RunStatus.INTERRUPTED:
-        typer.echo("Interrupted: finished attempts are saved; run again to resume.", err=True)
-        raise typer.Exit(ExitCode.INTERRUPTED)
+        fail_interrupted("Interrupted: finished attempts are saved; run again to resume.")
     if summary.run_id is None:
         progress.notes(summary.notes)
     typer.echo(summary.describe())
+
+
+def fail_interrupted(message: str) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(ExitCode.INTERRUPTED) from None
 
 
 def _embedded(gguf: Path | None, quiet: bool) -> Callable[[int], AbstractContextManager[str]]:

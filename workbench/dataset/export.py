@@ -135,7 +135,10 @@ def _write(
             result.left_out["too_few"] += len(answers)
             result.too_few += 1
             continue
-        side = 0 if result.split is None else split_side(result.seed, identity, result.split)
+        side = 0
+        if result.split is not None:
+            assert result.seed is not None
+            side = split_side(result.seed, identity, result.split)
         file, write = result.files[side], writers[side]
         counted = False
         for example, used in made:

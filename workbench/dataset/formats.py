@@ -247,9 +247,18 @@ class Format:
         if self.header:
             rows = csv.writer(handle)  # RFC 4180: quotes where needed, CRLF line ends
             rows.writerow(self.header)
-            return lambda record: rows.writerow(record.fields)  # type: ignore[arg-type]
+
+
+            def write_row(record: Record) -> None:
+                rows.writerow(record.fields)
+
+            return write_row
         line = self.line
-        return lambda record: handle.write(line(record.fields))
+
+        def write_line(record: Record) -> None:
+            handle.write(line(record.fields))
+
+        return write_line
 
     def records(self, count: int) -> str:
         return f"{count:,} {self.unit[count != 1]}"

@@ -54,8 +54,8 @@ def pending_work(
     for pid, text, words, _, rejected, last in rows:
         found = answers.get(pid, [])
         accepted = tuple((a.attempt_number, a.cleaned) for a, _ in found)
-        awaiting = tuple(a for a, waits in found if waits)
-        items.append(WorkItem(pid, text, words, accepted, rejected, last, awaiting))
+        waiting = tuple(a for a, waits in found if waits)
+        items.append(WorkItem(pid, text, words, accepted, rejected, last, waiting))
     return items
 
 

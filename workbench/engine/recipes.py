@@ -408,7 +408,7 @@ def save_recipe(db: Database, recipe: Recipe) -> Recipe:
     }
     if recipe.id is None:
         row_id = (
-            db["recipes"].insert({"name": recipe.name, **values, "created_at": utc_now()}).last_pk
+            db.table("recipes").insert({"name": recipe.name, **values, "created_at": utc_now()}).last_pk
         )
         return replace(recipe, id=row_id)
     db.execute(

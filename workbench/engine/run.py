@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -30,6 +31,7 @@ from workbench.engine.recipes import (
     Recipe,
     RecipePlan,
     paragraph_counts,
+    plan_recipe,
     save_recipe,
     verdict_counts,
 )
@@ -50,9 +52,11 @@ from workbench.errors import (
     SettingError,
     WorkbenchError,
 )
+from workbench.judge.changes import RuleChanges
 from workbench.judge.checks import check_row
 from workbench.judge.rejudge import settle_rules
 from workbench.judge.settings import Rules
+from workbench.judge.versions import job_rules
 from workbench.llm.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, Server, check_base_url
 from workbench.llm.retry import DEFAULT_BACKOFF, DEFAULT_RETRIES, RequestRefused, TransientFailure
 from workbench.store.attempts import (
@@ -189,23 +193,29 @@ def resolve_model(server: Server, recipe: Recipe, *, given: bool = False) -> str
 
 def run(
     db: Database,
-    plan: RecipePlan,
-    rules: Rules,
     options: RunOptions,
     *,
+    recipe_name: str | None = None,
+    given: dict[str, Any] | None = None,
+    changes: RuleChanges | None = None,
     api_key: str | None = None,
     serve: Serve | None = None,
     on_start: Callable[[RunStart], None] | None = None,
     on_event: Callable[[AttemptEvent | CheckedEvent], None] | None = None,
 ) -> RunSummary:
-    """Work the pending paragraphs of `plan`'s recipe, judged by `rules`, and say what happened.
+    """Work the pending paragraphs of a recipe (the current one unless named), and say what
+    happened.
 
-    `rules` become the job's rules first (judging stored answers again if they changed).
-    `serve`, when given, starts the server to use instead of `options.base_url`.
-    Raises ServerUnreachable with the database unchanged, and ServerRefused or ServerFailing
-    when the server stops the run (the run row says so first). Ctrl-C ends the run with status
-    "interrupted" once the attempts already finished are committed.
+    `given` are recipe settings (a new recipe's, or budgets of a stored one; a setting that
+    contradicts a stored recipe is refused before anything is stored or sent); `changes` change
+    the job's rules first (judging stored answers again). `serve`, when given, starts the
+    server to use instead of `options.base_url`. Raises ServerUnreachable with the database
+    unchanged, and ServerRefused or ServerFailing when the server stops the run (the run row
+    says so first). Ctrl-C ends the run with status "interrupted" once the attempts already
+    finished are committed.
     """
+    plan = plan_recipe(db, recipe_name, given or {})
+    rules = (changes or RuleChanges()).apply(job_rules(db).rules)
     with ExitStack() as stack:
         with db.atomic():  # the job's changes and the run's start commit together, or not at all
             close_dead_runs(db)

@@ -143,7 +143,7 @@ def _check_archive(data: bytes) -> str:
         raise Unreadable(f"is not a valid EPUB (its package document {missing} is missing)")
     if encryption is not None:
         _refuse_encrypted(encryption)
-    return rootfiles[0]
+    return str(rootfiles[0])
 
 
 def _refuse_encrypted(encryption: etree._Element) -> None:

@@ -81,9 +81,9 @@ def _store(db: Database, source: SourceText, min_words: int) -> IngestResult:
     }
     if row:
         source_id = row[0]
-        db["sources"].update(source_id, values)
+        db.table("sources").update(source_id, values)
     else:
-        source_id = db["sources"].insert({**values, "first_ingested_at": now}).last_pk
+        source_id = db.table("sources").insert({**values, "first_ingested_at": now}).last_pk
     section_ids = _store_sections(db, source_id, source.sections)
 
     known = {
@@ -122,7 +122,7 @@ def _store(db: Database, source: SourceText, min_words: int) -> IngestResult:
             respaced.append((p.text, paragraph_id))
         if old_section_id != section_id:
             resectioned.append((section_id, paragraph_id))
-    db["paragraphs"].insert_all(new_rows, batch_size=500)
+    db.table("paragraphs").insert_all(new_rows, batch_size=500)
     conn = db.conn
     conn.executemany("UPDATE paragraphs SET position = ? WHERE id = ?", moved)
     conn.executemany("UPDATE paragraphs SET text = ? WHERE id = ?", respaced)
@@ -185,18 +185,12 @@ def _store_sections(db: Database, source_id: int, sections: Iterable[Section]) -
     for position, section in enumerate(sections, start=1):
         row = existing.get(position)
         if row is None:
-            ids.append(
-                db["sections"]
-                .insert(
-                    {
-                        "source_id": source_id,
-                        "position": position,
-                        "title": section.title,
-                        "level": section.level,
-                    }
-                )
-                .last_pk
+            cursor = db.execute(
+                "INSERT INTO sections (source_id, position, title, level) VALUES (?, ?, ?, ?)",
+                [source_id, position, section.title, section.level],
             )
+            assert cursor.lastrowid is not None
+            ids.append(cursor.lastrowid)
             continue
         section_id, title, level = row
         if (title, level) != (section.title, section.level):

@@ -61,13 +61,18 @@ class RuleChanges:
             for name in ("min_ratio", "max_ratio", "similarity", "max_repetition", "min_meaning")
             if getattr(self, name) is not None
         }
-        models = {}
+        embeddings_model, judge_model = rules.embeddings_model, rules.judge_model
         if self.embeddings_model is not None:
             wordllama = self.embeddings_model.lower() == WORDLLAMA
-            models["embeddings_model"] = None if wordllama else self.embeddings_model
+            embeddings_model = None if wordllama else self.embeddings_model
         if self.judge_model is not None:
             own = self.judge_model.lower() == RECIPES_MODEL
-            models["judge_model"] = None if own else self.judge_model
+            judge_model = None if own else self.judge_model
         return replace(
-            rules, enabled=frozenset(enabled), banned_phrases=tuple(phrases), **numbers, **models
+            rules,
+            enabled=frozenset(enabled),
+            banned_phrases=tuple(phrases),
+            embeddings_model=embeddings_model,
+            judge_model=judge_model,
+            **numbers,
         )

@@ -61,13 +61,12 @@ def _stored_rules(version: int, settings: str) -> Rules:
 
 def save_rules(db: Database, rules: Rules) -> int:
     """Add a version; it is in force from now on."""
-    return int(
-        db["rules"]
-        .insert(
-            {"settings": json.dumps(rules.to_json(), ensure_ascii=False), "created_at": utc_now()}
-        )
-        .last_pk
+    cursor = db.execute(
+        "INSERT INTO rules (settings, created_at) VALUES (?, ?)",
+        [json.dumps(rules.to_json(), ensure_ascii=False), utc_now()],
     )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
 
 
 def format_rules(version: RulesVersion) -> str:

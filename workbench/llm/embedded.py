@@ -218,7 +218,7 @@ def _import_xllamacpp() -> Any:
     if set_here:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     try:
-        import xllamacpp  # type: ignore[import-untyped]  # optional extra, no type stubs
+        import xllamacpp  # optional extra, no type stubs
     except ImportError as exc:  # also a wheel that does not load (glibc, CPU), not only absent
         raise EmbeddedUnavailable(INSTALL_HINT) from exc
     finally:

@@ -98,11 +98,16 @@ def transport_policy(
     Waits sleep on the stop event, so Ctrl-C or a fatal error elsewhere ends them at once.
     """
     stop = stop or threading.Event()
+    event = stop
+
+    def sleep_on_stop(seconds: float) -> None:
+        event.wait(seconds)
+
     return Retrying(
         stop=stop_after_attempt(retries + 1) | stop_when_event_set(stop),
         wait=wait_server_hint(multiplier=backoff, max=MAX_BACKOFF) + wait_random(0, backoff),
         retry=retry_if_exception_type(TransientFailure),
-        sleep=sleep or stop.wait,
+        sleep=sleep or sleep_on_stop,
         reraise=True,
     )
 

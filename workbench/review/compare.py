@@ -77,7 +77,7 @@ def recipe_summaries(db: Database, recipes: list[Recipe] | None = None) -> list[
                 model=recipe.model,
                 hash=recipe.hash,
                 settings=recipe.to_json(),
-                paragraphs=dict(paragraph_counts(db, recipe)),
+                paragraphs={str(k): n for k, n in paragraph_counts(db, recipe).items()},
                 attempts={"accepted": a.accepted, "rejected": a.rejected, "failed": a.failed},
                 tokens=numbers.tokens,
                 accept_rate=round(a.accepted / validated, 3) if validated else None,
@@ -173,8 +173,8 @@ def compare(db: Database, names: list[str] | None = None) -> Comparison:
             + " (make another with `workbench run --recipe NAME …`)"
         )
     rows = [
-        RecipeComparison(*row[:-1], json.loads(row[-1] or "{}"))
-        for row in db.execute(
+        RecipeComparison(*numbers, json.loads(reasons or "{}"))  # type: ignore[call-arg]
+        for *numbers, reasons in db.execute(
             COMPARE_SQL, {"recipes": ",".join(r.name for r in recipes) if names else ""}
         )
     ]

@@ -173,7 +173,9 @@ def report(
         filtered = db.execute("SELECT count(*) FROM paragraphs WHERE filtered = 1").fetchone()[0]
     skipped_reasons: dict[str, int] = {}
     per_paragraph: dict[str, int] = {}
-    for accepted, rejected, reason, n in counted if recipe else ():
+    for accepted, rejected, reason, n in counted:
+        if recipe is None:
+            break
         status = recipe.status(accepted, rejected)
         if status == Status.SKIPPED:
             skipped_reasons[str(reason)] = skipped_reasons.get(str(reason), 0) + n
@@ -233,7 +235,8 @@ def _sources(db: Database, recipe_id: int | None, succeeded: int) -> list[Source
         db.execute("SELECT id, name, path, paragraph_count FROM sources ORDER BY id").fetchall()
     )
     if len(rows) == 1:  # one book: its successes are the recipe's, no join needed
-        return [SourceLine(*rows[0], succeeded)]
+        [(id_, name, path, count)] = rows
+        return [SourceLine(id_, name, path, count, succeeded)]
     found = dict(
         db.execute(
             "SELECT p.source_id, count(*) FROM progress_status g "
@@ -242,7 +245,9 @@ def _sources(db: Database, recipe_id: int | None, succeeded: int) -> list[Source
             [recipe_id],
         ).fetchall()
     )
-    return [SourceLine(*row, found.get(row[0], 0)) for row in rows]
+    return [
+        SourceLine(id_, name, path, count, found.get(id_, 0)) for id_, name, path, count in rows
+    ]
 
 
 def sections(db: Database, recipe: Recipe | None) -> list[SectionLine]:

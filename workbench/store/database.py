@@ -155,7 +155,7 @@ def _create(db: Database) -> None:
             db.execute(statement)
         MIGRATIONS.ensure_migrations_table(db)
         for name in sorted(known_steps()):  # step names sort in the order they apply
-            db["_sqlite_migrations"].insert(
+            db.table("_sqlite_migrations").insert(
                 {"migration_set": MIGRATIONS.name, "name": name, "applied_at": utc_now()}
             )
         # Both pragmas live in the file header and commit with the schema, so a crash here

@@ -405,12 +405,15 @@ def migrate(db: Database) -> None:
         asking = _m002_recipe(run[5], settings)
         if asking not in recipes:
             name = "default" if not recipes else f"default-{len(recipes) + 1}"
-            recipes[asking] = db.execute(
-                "INSERT INTO recipes (name, model, system_prompt, user_template, temperature, "
-                "max_tokens, retry_temperature, feedback, outputs, max_attempts, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, 5, ?)",
-                [name, *asking, run[1]],
-            ).lastrowid
+            recipes[asking] = int(
+                db.execute(
+                    "INSERT INTO recipes (name, model, system_prompt, user_template, "
+                    "temperature, max_tokens, retry_temperature, feedback, outputs, "
+                    "max_attempts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, 5, ?)",
+                    [name, *asking, run[1]],
+                ).lastrowid
+                or 0
+            )
         # A recipe's budget is what its latest run allowed.
         db.execute(
             "UPDATE recipes SET max_attempts = ? WHERE id = ?",
@@ -418,9 +421,12 @@ def migrate(db: Database) -> None:
         )
         rules = _m002_rules(settings)
         if rules != last_rules:
-            rules_id = db.execute(
-                "INSERT INTO rules (settings, created_at) VALUES (?, ?)", [rules, run[1]]
-            ).lastrowid
+            rules_id = int(
+                db.execute(
+                    "INSERT INTO rules (settings, created_at) VALUES (?, ?)", [rules, run[1]]
+                ).lastrowid
+                or 0
+            )
             last_rules = rules
         run_rows.append([run[0], recipes[asking], rules_id, *run[1:5], *run[6:]])
     db.conn.executemany(

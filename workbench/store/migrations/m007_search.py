@@ -12,8 +12,8 @@ def migrate(db: Database) -> None:
     of sqlite-utils' enable_fts(), filled from what is stored, and triggers that keep them in
     step only when a text changes (sqlite-utils' own fire on any update, and judging every
     answer again updates every row)."""
-    db["paragraphs"].enable_fts(["text"], fts_version="FTS5", create_triggers=False)
-    db["attempts"].enable_fts(["cleaned"], fts_version="FTS5", create_triggers=False)
+    db.table("paragraphs").enable_fts(["text"], fts_version="FTS5", create_triggers=False)
+    db.table("attempts").enable_fts(["cleaned"], fts_version="FTS5", create_triggers=False)
     for statement in sql_statements(M007_TRIGGERS):
         db.execute(statement)
 
