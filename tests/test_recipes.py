@@ -414,10 +414,8 @@ def test_the_status_rule_is_the_same_in_python_and_in_sql(tmp_path):
             {"id": n, "source_id": 1, "position": n, "sha256": str(n), "text": "x", "word_count": 1}
         )
     for outputs, max_attempts in product(range(1, 4), range(1, 4)):
-        save_recipe(
-            db,
-            Recipe(f"r{outputs}{max_attempts}", model="m", outputs=outputs, max_attempts=max_attempts),
-        )
+        name = f"r{outputs}{max_attempts}"
+        save_recipe(db, Recipe(name, model="m", outputs=outputs, max_attempts=max_attempts))
     recipes = stored_recipes(db)
     db.table("progress").insert_all(
         {"paragraph_id": n, "recipe_id": r.id, "attempts": a + j, "accepted": a, "rejected": j,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import IntEnum
+from typing import ClassVar
 
 
 class ExitCode(IntEnum):
@@ -37,7 +38,7 @@ class SettingError(WorkbenchError):
     """
 
     # How str() names a setting when its own name does not read well.
-    labels: dict[str, str] = {}
+    labels: ClassVar[dict[str, str]] = {}
 
     def __init__(self, template: str, **values: object) -> None:
         self.template, self.values = template, values
@@ -66,7 +67,7 @@ class InputError(WorkbenchError):
 class DatabaseError(SettingError):
     """A --db file that is not a SQLite database, not ours, or too new; seen by every command."""
 
-    labels = {"db": "database"}
+    labels: ClassVar[dict[str, str]] = {"db": "database"}
 
 
 class ServerUnreachable(WorkbenchError):

@@ -45,7 +45,9 @@ def written(targets: list[Path]) -> Iterator[list[TextIO]]:
                     dir=target.parent if str(target.parent) else ".",
                 )
             except OSError as e:
-                raise SettingError("cannot write {target}: {e}", target=target, e=e.strerror) from None
+                raise SettingError(
+                    "cannot write {target}: {e}", target=target, e=e.strerror
+                ) from None
             temporaries.append(Path(name))
             handles.append(os.fdopen(fd, "w", encoding="utf-8", newline=""))
         yield handles

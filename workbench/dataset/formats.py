@@ -248,7 +248,6 @@ class Format:
             rows = csv.writer(handle)  # RFC 4180: quotes where needed, CRLF line ends
             rows.writerow(self.header)
 
-
             def write_row(record: Record) -> None:
                 rows.writerow(record.fields)
 

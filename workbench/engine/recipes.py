@@ -407,9 +407,8 @@ def save_recipe(db: Database, recipe: Recipe) -> Recipe:
         "feedback": int(recipe.feedback),
     }
     if recipe.id is None:
-        row_id = (
-            db.table("recipes").insert({"name": recipe.name, **values, "created_at": utc_now()}).last_pk
-        )
+        row = {"name": recipe.name, **values, "created_at": utc_now()}
+        row_id = db.table("recipes").insert(row).last_pk
         return replace(recipe, id=row_id)
     db.execute(
         "UPDATE recipes SET outputs = ?, max_attempts = ? WHERE id = ?",

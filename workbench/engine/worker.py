@@ -172,8 +172,9 @@ def work_paragraph(
             accepted.remove(waiting.cleaned)
             rejected += 1
         status = recipe.status(len(accepted), rejected)
+        settled = None if status == Status.PENDING else status
         emit(CheckedEvent(item.paragraph_id, waiting.attempt_id, waiting.cleaned, verdict,
-                          checker.take_calls(), None if status == Status.PENDING else status))  # fmt: skip
+                          checker.take_calls(), settled))  # fmt: skip
     previous: tuple[str, Rejection] | None = None  # the last rejected answer, for the retry
     rng = random.Random()
 

@@ -1,4 +1,4 @@
-"""What a rule looks at: the answer, its measures, and where the measures text cannot give come from.
+"""What a rule looks at: the answer, its measures, and where the rest of its measures come from.
 
 An `Answer` measures itself lazily (similarity, repetition) and asks its `Checker` for what the
 text alone cannot say: meaning, and the judge's verdict. The offline checker measures meaning in

@@ -212,7 +212,9 @@ def report(
     )
 
 
-def checks(db: Database, recipe_id: int | None, run_id: int | None = None) -> dict[str, CheckCounts]:
+def checks(
+    db: Database, recipe_id: int | None, run_id: int | None = None
+) -> dict[str, CheckCounts]:
     """The requests rules sent (the judge, an embeddings model) by kind: how many, how many
     failed, their tokens and mean latency. They cost what the answers cost: count them."""
     return {

@@ -1,4 +1,4 @@
-"""The attempts of a recipe (or a run), counted from `tallies`: by outcome and reason, tokens, latency.
+"""A recipe's (or a run's) attempts counted from `tallies`: by outcome and reason, tokens, latency.
 
 Triggers keep `tallies` (schema.sql), so these numbers come from a few rows however many attempts
 the job holds: the report and the recipe summaries both read them here.
