@@ -1,0 +1,1 @@
+"""Judging answers: cleaners, rules and their settings, meaning and facts, verdicts, rules versions and re-judging."""  # noqa: E501
