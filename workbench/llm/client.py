@@ -1,7 +1,7 @@
 """The HTTP side: one OpenAI-compatible server, spoken to with requests.
 
 `Server.complete` sends one chat completion and always returns a `Completion` that records what
-happened, usable or not; deciding what to retry is retry.py's job.
+happened, usable or not; deciding what to retry is the retry policies' job (llm/retry.py).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ PROBE_TIMEOUT = 8.0  # the pre-flight check answers within 10 s even when the se
 @dataclass
 class Call:
     """One request and what came back, usable or not: what every request record shares (a chat
-    completion, an embeddings call, a rule's check), and what retry.py decides on."""
+    completion, an embeddings call, a rule's check), and what the retry policies decide on."""
 
     request: dict[str, Any]
     started_at: str

@@ -449,7 +449,7 @@ def migrate(db: Database) -> None:
         """
     )
     # The rebuild of SQLite's documentation ("Making Other Kinds Of Table Schema Changes"),
-    # with foreign keys off (db.py does that around every step) and checked at the end.
+    # with foreign keys off (store/database.py does that around every step), checked at the end.
     for view in ("pairs", "paragraph_progress"):
         db.execute(f"DROP VIEW {view}")
     for table in ("attempts", "paragraphs", "runs"):
