@@ -40,9 +40,13 @@ class Reply:
         return cls(status=status, body=body, **kw)
 
 
-def reverse_words(text: str) -> str:
-    """The default 'paraphrase': the same words backwards, which passes the notebook's rules."""
-    return " ".join(reversed(text.split()))
+def rotate_words(text: str) -> str:
+    """The default 'paraphrase': the second half of the words, then the first. Half its word
+    sequence is the original's (too_similar lets it through) and, to a sentence encoder, its
+    meaning is the original's (meaning_drift does too)."""
+    words = text.split()
+    half = len(words) // 2
+    return " ".join(words[half:] + words[:half])
 
 
 Responder = Callable[[dict[str, Any], int], Reply]  # (request body, call number for this text)
@@ -132,7 +136,7 @@ def _user_message(body: dict[str, Any]) -> str:
 
 
 def completion_body(body: dict[str, Any], reply: Reply) -> str:
-    content = reply.content if reply.content is not None else reverse_words(_user_message(body))
+    content = reply.content if reply.content is not None else rotate_words(_user_message(body))
     data: dict[str, Any] = {
         "id": "chatcmpl-fake",
         "object": "chat.completion",

@@ -76,7 +76,8 @@ def test_every_canned_query_runs_through_the_json_api(served):
 def test_review_rejected_rows(served):
     rows = get_json(served, "review_rejected")
     assert (rows[0].pop("repetition"), rows[0].pop("judge")) == (0.0, None)
-    assert 0 < rows[0].pop("meaning") < 0.75  # too short, and far from the original's meaning
+    # MiniLM measures the answers that reach meaning_drift; too_short came first
+    assert rows[0].pop("meaning") is None
     assert [(r["history"], r["attempt_number"], r["reason"]) for r in rows] == [
         (1, 1, "too_short"),
         (3, 1, "preamble"),
@@ -236,8 +237,9 @@ def test_text_is_escaped_in_the_diff(tmp_path, cli, fake):
     source.write_text(f"<b>{words(12)}</b> & more\n", encoding="utf-8")
     assert cli("ingest", source).exit_code == 0
     answer = f"<script>alert(1)</script> {words(12)} & more"
-    fake.enqueue(answer)
-    assert cli("run", "--base-url", fake.base_url, "-q", "--max-attempts", "1").exit_code == 0
+    fake.enqueue(answer)  # (says something else than the original: accepted with the rule off)
+    args = ["--max-attempts", "1", "--disable-rule", "meaning_drift"]
+    assert cli("run", "--base-url", fake.base_url, "-q", *args).exit_code == 0
     with browsing(tmp_path / "test.db") as browse:
         page = get_page(browse, "review_accepted")
     (row,) = rows_of(page)

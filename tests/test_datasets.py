@@ -37,7 +37,7 @@ BOOK = (
 PARAPHRASES = {
     BEFORE: (
         "A few words first, about the little town\u2028and the clock tower over its square.",
-        "First, something about the town, and about the clock tower that rises over its square.",
+        "To begin, a few words about the small town and the clock tower over its square.",
     ),
     SHOP: (
         'The café owner heard her say "hello" and answered with a smile, warm that morning.',

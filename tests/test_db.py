@@ -318,3 +318,11 @@ def test_a_number_too_large_for_sqlite_is_one_line(cli, book):
         cli("report", "--run", "99999999999999999999"),
         "a number given is too large (Python int too large to convert to SQLite INTEGER)",
     )
+
+
+def test_the_default_database_is_workbench_db_in_the_current_folder(cli, tmp_path, monkeypatch):
+    monkeypatch.delenv("WORKBENCH_DB")
+    source = tmp_path / "book.txt"
+    source.write_text("A paragraph with enough words in it to be stored as one.\n")
+    assert cli("ingest", source).exit_code == 0
+    assert (tmp_path / "workbench.db").is_file()

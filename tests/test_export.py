@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_against, words
-from tests.fakeserver import Reply, reverse_words
+from tests.fakeserver import Reply, rotate_words
 from workbench.dataset.export import export
 from workbench.dataset.formats import Example, pair_line
 from workbench.dataset.options import ExportOptions
@@ -146,7 +146,7 @@ def test_source_order_not_completion_order(cli, fake, tmp_path):
     result = cli("export", "-o", "-")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "".join(
-        pair_line(reverse_words(original), original, author="the original author", source=name)
+        pair_line(rotate_words(original), original, author="the original author", source=name)
         + "\n"
         for name, original in [("a.txt", a1), ("b.txt", b1), ("b.txt", b2)]
     )

@@ -104,3 +104,8 @@ def test_a_faithful_paraphrase_keeps_every_fact():
 
 def test_possessives_are_the_same_name():
     assert not check_facts("Curdie's mother laughed.", "The mother of Curdie laughed.").changed
+
+
+def test_zero_is_a_number_and_not_a_crash():
+    found = check_facts("The gauge stood at zero feet.", "The gauge stood at five feet.")
+    assert found.invented

@@ -58,12 +58,12 @@ def test_meaning_drift_rejects_an_answer_about_something_else(cli, fake, one, db
     rejected, accepted = attempts(db_path)
     assert rejected["reason"] == "meaning_drift"
     assert rejected["detail"] == (
-        f"says something else: meaning similarity {rejected['meaning']:.2f} < 0.75 (WordLlama)"
+        f"says something else: meaning similarity {rejected['meaning']:.2f} < 0.82 (MiniLM)"
     )
     assert rejected["meaning"] < 0.3 < 0.75 < accepted["meaning"]
     # A lower threshold is a rules change: the stored answer is judged again, not measured.
     result = cli("rules", "--min-meaning", "-0.5")
-    assert "meaning_drift        rule    on   min_meaning -0.5 · WordLlama" in result.stdout
+    assert "meaning_drift        rule    on   min_meaning -0.5 · MiniLM" in result.stdout
     assert "1 now accepted" in result.stderr
     again = attempts(db_path)[0]
     assert (again["outcome"], again["meaning"]) == ("accepted", rejected["meaning"])
@@ -235,7 +235,8 @@ def test_meaning_from_an_embeddings_model(cli, fake, one, db_path):
     assert len(fake.embedding_requests) == 2
     # Back to WordLlama: measured again, offline.
     result = cli("rules", "--embeddings-model", "wordllama")
-    assert "embeddings_model nomic-embed → WordLlama" in result.stderr
+    assert "meaning_model minilm → wordllama" in result.stderr
+    assert "embeddings_model nomic-embed → none, offline" in result.stderr
     assert attempts(db_path)[1]["meaning"] == pytest.approx(
         meaning.similarity(ORIGINAL, GOOD), abs=1e-4
     )

@@ -17,6 +17,7 @@ import pytest
 
 from workbench.errors import WorkbenchError
 from workbench.judge import bert_ops, minilm
+from workbench.judge.vectors import MeaningUnavailable
 
 INSTALLED = importlib.util.find_spec(minilm.PACKAGE) is not None
 needs_model = pytest.mark.skipif(
@@ -273,7 +274,7 @@ def test_threads_share_one_encoder(encoder):
 
 def test_missing_package_is_one_line(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
-    with pytest.raises(minilm.EncoderUnavailable) as caught:
+    with pytest.raises(MeaningUnavailable) as caught:
         minilm.minilm_files()
     assert isinstance(caught.value, WorkbenchError)
     assert str(caught.value) == (
@@ -291,7 +292,7 @@ def test_an_unreadable_model_file_is_one_line(tmp_path):
         config=files.config,
         sentence_config=files.sentence_config,
     )
-    with pytest.raises(minilm.EncoderUnavailable) as caught:
+    with pytest.raises(MeaningUnavailable) as caught:
         minilm.MiniLM(broken)
     message = str(caught.value)
     assert "\n" not in message

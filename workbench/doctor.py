@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Callable
@@ -134,23 +135,46 @@ def check_database(path: Path, option: Callable[[str], str] | None = None) -> li
     return checks
 
 
-def check_meaning() -> list[Check]:
-    """The meaning rule's offline model (WordLlama) loads from the installed package."""
+def check_meaning(path: Path | None = None) -> list[Check]:
+    """The meaning model the job's rules name (at `path`; a new job's otherwise) loads offline
+    from its installed package, and scores a paraphrase as one."""
     import time
 
-    from workbench.judge.wordllama import load_wordllama, similarity
+    from workbench.judge import meaning
+    from workbench.judge.settings import Rules
+    from workbench.judge.versions import job_rules
+    from workbench.store.database import open_db_readonly
 
+    rules, whose = Rules(), "a new job's"
+    if path is not None and path.exists():
+        try:
+            with contextlib.closing(open_db_readonly(path)) as db:
+                rules, whose = job_rules(db).rules, "the job's"
+        except (WorkbenchError, sqlite3.DatabaseError):
+            pass  # the database check says what is wrong with it
+    if rules.embeddings_model:
+        return [
+            Check(
+                "meaning",
+                "ok",
+                f"{whose} rules measure meaning with {rules.embeddings_model} on the run's "
+                "server (POST /embeddings)",
+            )
+        ]
+    model = rules.meaning_model
     start = time.perf_counter()
     try:
-        load_wordllama()
+        meaning.load(model)
     except WorkbenchError as e:
         return [Check("meaning", "fail", str(e))]
     loaded = time.perf_counter() - start
-    score = similarity("The cat sat on the mat.", "A cat was sitting on the mat.")
+    score = meaning.similarity(model, "The cat sat on the mat.", "A cat was sitting on the mat.")
     return [
         Check(
             "meaning",
             "ok",
-            f"WordLlama loaded offline in {loaded:.2f} s (a paraphrase scores {score:.2f})",
+            f"{meaning.DESCRIPTIONS[model]}, {whose} meaning model, loaded offline in "
+            f"{loaded:.2f} s (a paraphrase scores {score:.2f}; meaning_drift rejects under "
+            f"{rules.min_meaning:g})",
         )
     ]

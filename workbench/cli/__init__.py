@@ -7,6 +7,8 @@ pipeline, which is the order `workbench --help` lists them. Every command takes 
 
 from __future__ import annotations
 
+import os
+
 from workbench.cli import browse, export, ingest, report, rules, run, server
 from workbench.cli.app import app
 
@@ -28,4 +30,9 @@ for _command in (
 
 
 def main() -> None:
+    # One BLAS thread unless the user chose. The meaning model's matrix products are small; on
+    # two cores, OpenBLAS's second thread waiting for a core another process keeps busy (a local
+    # LLM) made them 1.3 to 6.6 times slower (benchmarks/bench_minilm.py). Set before numpy
+    # loads, which is never before a command judges.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     app(prog_name="workbench")

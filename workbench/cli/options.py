@@ -14,13 +14,15 @@ import typer
 
 from workbench.errors import WorkbenchError
 from workbench.judge.changes import RuleChanges
+from workbench.judge.meaning import MEANING_MODELS
 from workbench.judge.rules import CODES
 from workbench.judge.settings import (
     DEFAULT_MAX_RATIO,
     DEFAULT_MAX_REPETITION,
-    DEFAULT_MIN_MEANING,
+    DEFAULT_MEANING_MODEL,
     DEFAULT_MIN_RATIO,
     DEFAULT_SIMILARITY,
+    MIN_MEANING,
 )
 
 DbOption = Annotated[
@@ -214,7 +216,20 @@ MinMeaningOption = Annotated[
     float | None,
     typer.Option(
         help="meaning_drift rejects answers whose meaning similarity to the original is under "
-        f"this. [default: the job's; {DEFAULT_MIN_MEANING:g}]",
+        "this. [default: the job's; for a new job, or on changing --meaning-model, the model's: "
+        + ", ".join(f"{model} {value:g}" for model, value in MIN_MEANING.items())
+        + "]",
+        show_default=False,
+        rich_help_panel=RULES_PANEL,
+    ),
+]
+MeaningModelOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="[" + "|".join(MEANING_MODELS) + "]",
+        help="The offline model meaning_drift measures with: minilm, a sentence encoder that "
+        "tells a free rewrite from a drift; wordllama, the word-level measure of jobs made "
+        f"before it. [default: the job's; {DEFAULT_MEANING_MODEL} for a new job]",
         show_default=False,
         rich_help_panel=RULES_PANEL,
     ),
@@ -222,8 +237,9 @@ MinMeaningOption = Annotated[
 EmbeddingsModelOption = Annotated[
     str | None,
     typer.Option(
-        help="Measure meaning with this embedding model of the run's server (POST /embeddings); "
-        "'wordllama' for the built-in, offline one. [default: the job's; wordllama]",
+        help="Measure meaning with this embedding model of the run's server (POST /embeddings) "
+        "instead of --meaning-model; minilm or wordllama: back to that one, offline. "
+        "[default: the job's; none]",
         show_default=False,
         rich_help_panel=RULES_PANEL,
     ),
@@ -320,6 +336,7 @@ def rule_changes(
     reset: bool = False,
     max_repetition: float | None = None,
     min_meaning: float | None = None,
+    meaning_model: str | None = None,
     embeddings_model: str | None = None,
     judge: bool | None = None,
     judge_model: str | None = None,
@@ -342,6 +359,7 @@ def rule_changes(
         similarity=similarity,
         max_repetition=max_repetition,
         min_meaning=min_meaning,
+        meaning_model=meaning_model,
         embeddings_model=embeddings_model,
         judge=judge,
         judge_model=judge_model,

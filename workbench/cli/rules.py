@@ -22,6 +22,7 @@ from workbench.cli.options import (
     JudgeOption,
     MaxRatioOption,
     MaxRepetitionOption,
+    MeaningModelOption,
     MinMeaningOption,
     MinRatioOption,
     NotebookRulesOption,
@@ -40,6 +41,7 @@ def rules(
     similarity: SimilarityOption = None,
     max_repetition: MaxRepetitionOption = None,
     min_meaning: MinMeaningOption = None,
+    meaning_model: MeaningModelOption = None,
     embeddings_model: EmbeddingsModelOption = None,
     judge: JudgeOption = None,
     judge_model: JudgeModelOption = None,
@@ -65,6 +67,7 @@ def rules(
         min_ratio=min_ratio, max_ratio=max_ratio, similarity=similarity,
         disable_rule=disable_rule, enable_rule=enable_rule, notebook_rules=notebook_rules,
         reset=reset, max_repetition=max_repetition, min_meaning=min_meaning,
+        meaning_model=meaning_model,
         embeddings_model=embeddings_model, judge=judge, judge_model=judge_model,
     )  # fmt: skip
     with open_db(db) as database:

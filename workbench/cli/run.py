@@ -26,6 +26,7 @@ from workbench.cli.options import (
     MaxRatioOption,
     MaxRepetitionOption,
     MaxTokensOption,
+    MeaningModelOption,
     MinMeaningOption,
     MinRatioOption,
     ModelOption,
@@ -68,6 +69,7 @@ def run(
     similarity: SimilarityOption = None,
     max_repetition: MaxRepetitionOption = None,
     min_meaning: MinMeaningOption = None,
+    meaning_model: MeaningModelOption = None,
     embeddings_model: EmbeddingsModelOption = None,
     judge: JudgeOption = None,
     judge_model: JudgeModelOption = None,
@@ -142,7 +144,7 @@ def run(
         banned_phrase=banned_phrase, banned_phrases_file=banned_phrases_file,
         min_ratio=min_ratio, max_ratio=max_ratio, similarity=similarity,
         disable_rule=disable_rule, enable_rule=enable_rule, notebook_rules=notebook_rules,
-        max_repetition=max_repetition, min_meaning=min_meaning,
+        max_repetition=max_repetition, min_meaning=min_meaning, meaning_model=meaning_model,
         embeddings_model=embeddings_model, judge=judge, judge_model=judge_model,
     )  # fmt: skip
     options = RunOptions(

@@ -43,7 +43,7 @@ def doctor(
     checks = (
         check_server(base_url, api_key=api_key, model=model)
         + check_database(db, option)
-        + check_meaning()
+        + check_meaning(db)
     )
     marks = {"ok": "✓", "warn": "!", "fail": "✗"}
     for check in checks:

@@ -321,7 +321,12 @@ def _work(
             on_start(RunStart(run.id, slot.recipe, len(work), notes))
         if slot.rules.on("meaning_drift") and not slot.rules.embeddings_model:
             # Load the meaning model (0.2 s) while the first requests are in flight.
-            threading.Thread(target=_load_meaning, name="workbench-meaning", daemon=True).start()
+            threading.Thread(
+                target=_load_meaning,
+                args=(slot.rules.meaning_model,),
+                name="workbench-meaning",
+                daemon=True,
+            ).start()
         events: queue.Queue[Event] = queue.Queue()
         todo: queue.SimpleQueue[WorkItem] = queue.SimpleQueue()
         for item in work:
@@ -381,11 +386,11 @@ def _work(
     raise failure  # a bug in a worker: keep its traceback
 
 
-def _load_meaning() -> None:
-    from workbench.judge.wordllama import load_wordllama
+def _load_meaning(model: str) -> None:
+    from workbench.judge import meaning
 
     with contextlib.suppress(WorkbenchError):  # a worker meets the same error, and says it
-        load_wordllama()
+        meaning.load(model)
 
 
 @contextmanager

@@ -8,6 +8,7 @@ answer judged before, so judging it again costs nothing.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
@@ -36,14 +37,15 @@ class Checker(Protocol):
 
 
 class OfflineChecker:
-    """Meaning from WordLlama, in this process; no server, so no embeddings model and no judge."""
+    """Meaning from the rules' meaning model, in this process; no server, so no embeddings
+    model and no judge."""
 
     def meaning(self, original: str, answer: str, rules: Rules) -> float:
         if rules.embeddings_model:
             raise NeedsCheck("embeddings")
-        from workbench.judge import wordllama  # loads WordLlama on first use, once a process
+        from workbench.judge import meaning  # loads the model on first use, once a process
 
-        return round(wordllama.similarity(original, answer), 4)
+        return round(meaning.similarity(rules.meaning_model, original, answer), 4)
 
     def judge(self, original: str, answer: str, rules: Rules) -> str:
         raise NeedsCheck("judge")
@@ -127,11 +129,22 @@ class Measures:
     judge: str | None = None  # the judge's "yes" or "no", when it was asked
 
 
+# The meaning models cheap enough to measure every answer with, so that answers another rule
+# rejected can be sorted by meaning too: WordLlama takes a quarter of a millisecond. MiniLM
+# (some 30 ms) measures only the answers that reach meaning_drift.
+MEASURED_ALWAYS = frozenset({"wordllama"})
+
+
 def measure(answer: Answer, rules: Rules) -> Measures:
-    """The answer's measures once judged. Meaning is measured for every answer when WordLlama
-    gives it (a quarter of a millisecond), so rejected answers can be sorted by it too."""
-    if "meaning" not in answer.found and rules.on("meaning_drift") and not rules.embeddings_model:
-        answer.meaning(rules)
+    """The answer's measures once judged."""
+    if (
+        "meaning" not in answer.found
+        and rules.on("meaning_drift")
+        and not rules.embeddings_model
+        and rules.meaning_model in MEASURED_ALWAYS
+    ):
+        with contextlib.suppress(NeedsCheck):  # judging again measures it in a batch later
+            answer.meaning(rules)
     ratio = answer.output_words / answer.input_words if answer.input_words else 0.0
     return Measures(
         length_ratio=round(ratio, 4),

@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from workbench.errors import SettingError
+from workbench.judge.meaning import MEANING_MODELS
 from workbench.judge.rules import NOTEBOOK_ENABLED, check_codes
-from workbench.judge.settings import Rules
-
-WORDLLAMA = "wordllama"  # --embeddings-model wordllama: meaning from WordLlama again
-
+from workbench.judge.settings import MIN_MEANING, Rules
 
 RECIPES_MODEL = "recipe"  # --judge-model recipe: the judge is the recipe's own model
 
@@ -29,7 +27,10 @@ class RuleChanges:
     similarity: float | None = None
     max_repetition: float | None = None
     min_meaning: float | None = None
-    embeddings_model: str | None = None  # WORDLLAMA: back to WordLlama
+    meaning_model: str | None = None  # minilm or wordllama
+    # A server's embeddings model; a meaning model's name ("minilm", "wordllama"): back to it,
+    # offline (how jobs made before --meaning-model went back to WordLlama).
+    embeddings_model: str | None = None
     judge: bool | None = None  # the judge rule on or off
     judge_model: str | None = None  # RECIPES_MODEL: the recipe's own model
 
@@ -62,9 +63,15 @@ class RuleChanges:
             if getattr(self, name) is not None
         }
         embeddings_model, judge_model = rules.embeddings_model, rules.judge_model
+        meaning_model = self.meaning_model.lower() if self.meaning_model else None
         if self.embeddings_model is not None:
-            wordllama = self.embeddings_model.lower() == WORDLLAMA
-            embeddings_model = None if wordllama else self.embeddings_model
+            offline = self.embeddings_model.lower() in MEANING_MODELS
+            embeddings_model = None if offline else self.embeddings_model
+            meaning_model = self.embeddings_model.lower() if offline else meaning_model
+        if meaning_model is not None and meaning_model != rules.meaning_model:
+            # Another model's scores sit elsewhere: its own threshold, unless one is given.
+            numbers.setdefault("min_meaning", MIN_MEANING.get(meaning_model, rules.min_meaning))
+        meaning_model = meaning_model or rules.meaning_model
         if self.judge_model is not None:
             own = self.judge_model.lower() == RECIPES_MODEL
             judge_model = None if own else self.judge_model
@@ -74,5 +81,6 @@ class RuleChanges:
             banned_phrases=tuple(phrases),
             embeddings_model=embeddings_model,
             judge_model=judge_model,
+            meaning_model=meaning_model,  # type: ignore[arg-type]  # checked by Rules
             **numbers,
         )

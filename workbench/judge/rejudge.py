@@ -15,7 +15,8 @@ from itertools import groupby
 
 from sqlite_utils import Database
 
-from workbench.judge.answer import Known
+from workbench.judge import meaning
+from workbench.judge.answer import Known, NeedsCheck, OfflineChecker
 from workbench.judge.settings import Rules
 from workbench.judge.verdict import judge
 from workbench.judge.versions import job_rules, rules_versions, save_rules
@@ -139,12 +140,15 @@ class Stored:
         """What of its measures still holds under `rules`: meaning only from the same source,
         the judge's verdict only from the same judge."""
         same = measured_by is not None
+        same_meaning = (
+            measured_by is not None
+            and measured_by.embeddings_model == rules.embeddings_model
+            and measured_by.meaning_model == rules.meaning_model
+        )
         return Known(
             similarity=self.similarity,
             repetition=self.repetition,
-            meaning=self.meaning
-            if same and measured_by.embeddings_model == rules.embeddings_model  # type: ignore[union-attr]
-            else None,
+            meaning=self.meaning if same_meaning else None,
             judge=self.judge
             if same and measured_by.judge_model == rules.judge_model  # type: ignore[union-attr]
             else None,
@@ -156,35 +160,20 @@ def rejudge(db: Database, version: int, rules: Rules) -> Rejudged | None:
     measured), with the answers of the same paragraph and recipe in order, as a run met them.
 
     Nothing is sent: an answer that needs the judge or an embeddings model the stored measures
-    cannot stand for is accepted for now, and the next `run` asks (Rejudged.awaiting).
+    cannot stand for is accepted for now, and the next `run` asks (Rejudged.awaiting). Meaning
+    the stored measures cannot stand for (another model's) is measured in one batch.
     Returns None when every verdict is already this version's.
     """
     start = time.perf_counter()
-    versions = {v.id: v.rules for v in rules_versions(db)}
+    versions = {v.id: v.rules for v in rules_versions(db) if v.id is not None}
     rows = [Stored(*row) for row in db.execute(_STALE_SQL, {"version": version}).fetchall()]
     if not rows:
         return None
-    summary = Rejudged(version, answers=len(rows))
-    updates: list[tuple[int, VerdictRow]] = []
-    recleaned: list[tuple[int, str]] = []
-    for _, group in groupby(rows, key=lambda row: (row.paragraph_id, row.recipe_id)):
-        accepted: list[str] = []
-        for row in group:
-            verdict = judge(
-                row.original, row.answer, row.finish_reason, rules, accepted=accepted,
-                known=row.known(versions.get(row.rules_id), rules), known_cleaned=row.cleaned,
-            )  # fmt: skip
-            summary.awaiting += verdict.awaiting is not None
-            if verdict.rejection is None:
-                accepted.append(verdict.cleaned)
-            if verdict.outcome != row.outcome:
-                summary.now_accepted += verdict.outcome == Outcome.ACCEPTED
-                summary.now_rejected += verdict.outcome == Outcome.REJECTED
-            new = verdict.row(version)
-            if new != row.verdict(version):
-                updates.append((row.id, new))
-            if verdict.cleaned != row.cleaned:  # rare: a cleaner switched (re-indexes the text)
-                recleaned.append((row.id, verdict.cleaned))
+    checker = BatchedMeaning()
+    summary, updates, recleaned = _judge_all(rows, rules, version, versions, checker)
+    while checker.wanted:  # a pass found what to measure: measure it in a batch, judge again
+        checker.measure(rules)  # (a verdict that moved may bring another answer to the rule)
+        summary, updates, recleaned = _judge_all(rows, rules, version, versions, checker)
     groups = sorted({(row.paragraph_id, row.recipe_id) for row in rows})
     before = _statuses(db, groups)
     update_verdicts(db, updates)
@@ -197,6 +186,64 @@ def rejudge(db: Database, version: int, rules: Rules) -> Rejudged | None:
             summary.skipped += now == Status.SKIPPED
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+class BatchedMeaning(OfflineChecker):
+    """Meaning for judging again: what is known is given, what is not is noted (`wanted`) and
+    the answer left accepted for now, until `measure` embeds every wanted pair in one batch."""
+
+    def __init__(self) -> None:
+        self.known: dict[tuple[str, str], float] = {}
+        self.wanted: dict[tuple[str, str], None] = {}  # in order, without repeats
+
+    def meaning(self, original: str, answer: str, rules: Rules) -> float:
+        if rules.embeddings_model:
+            raise NeedsCheck("embeddings")
+        found = self.known.get((original, answer))
+        if found is None:
+            self.wanted[original, answer] = None
+            raise NeedsCheck("meaning")
+        return found
+
+    def measure(self, rules: Rules) -> None:
+        pairs = list(self.wanted)
+        scores = meaning.similarities(rules.meaning_model, pairs)
+        self.known.update(zip(pairs, (round(s, 4) for s in scores), strict=True))
+        self.wanted.clear()
+
+
+def _judge_all(
+    rows: list[Stored],
+    rules: Rules,
+    version: int,
+    versions: dict[int, Rules],
+    checker: BatchedMeaning,
+) -> tuple[Rejudged, list[tuple[int, VerdictRow]], list[tuple[int, str]]]:
+    """Every row judged under `rules`: what moved, the verdicts to store, the texts recleaned."""
+    summary = Rejudged(version, answers=len(rows))
+    updates: list[tuple[int, VerdictRow]] = []
+    recleaned: list[tuple[int, str]] = []
+    for _, group in groupby(rows, key=lambda row: (row.paragraph_id, row.recipe_id)):
+        accepted: list[str] = []
+        for row in group:
+            measured_by = versions.get(row.rules_id) if row.rules_id is not None else None
+            verdict = judge(
+                row.original, row.answer, row.finish_reason, rules, accepted=accepted,
+                known=row.known(measured_by, rules), known_cleaned=row.cleaned,
+                checker=checker,
+            )  # fmt: skip
+            summary.awaiting += verdict.awaiting is not None
+            if verdict.rejection is None:
+                accepted.append(verdict.cleaned)
+            if verdict.outcome != row.outcome:
+                summary.now_accepted += verdict.outcome == Outcome.ACCEPTED
+                summary.now_rejected += verdict.outcome == Outcome.REJECTED
+            new = verdict.row(version)
+            if new != row.verdict(version):
+                updates.append((row.id, new))
+            if verdict.cleaned != row.cleaned:  # rare: a cleaner switched (re-indexes the text)
+                recleaned.append((row.id, verdict.cleaned))
+    return summary, updates, recleaned
 
 
 def _statuses(db: Database, groups: list[tuple[int, int]]) -> dict[tuple[int, int], str]:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from workbench.errors import SettingError
 from workbench.judge.cleaners import CLEANERS
+from workbench.judge.meaning import NAMES
 from workbench.judge.measures import similarity
 from workbench.judge.patterns import (
     COMMENTARY_PATTERNS,
@@ -149,7 +150,11 @@ def repetition(answer: Answer, rules: Rules) -> str | None:
 def meaning_drift(answer: Answer, rules: Rules) -> str | None:
     score = answer.meaning(rules)
     if score < rules.min_meaning:
-        by = f"embeddings of {rules.embeddings_model}" if rules.embeddings_model else "WordLlama"
+        by = (
+            f"embeddings of {rules.embeddings_model}"
+            if rules.embeddings_model
+            else NAMES[rules.meaning_model]
+        )
         return f"says something else: meaning similarity {score:.2f} < {rules.min_meaning:g} ({by})"
     return None
 

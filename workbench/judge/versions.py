@@ -14,6 +14,7 @@ from sqlite_utils import Database
 
 from workbench.errors import DatabaseError, SettingError
 from workbench.judge.cleaners import CLEANERS
+from workbench.judge.meaning import NAMES
 from workbench.judge.rules import CODES
 from workbench.judge.settings import Rules
 from workbench.store.times import utc_now
@@ -79,7 +80,11 @@ def format_rules(version: RulesVersion) -> str:
         "too_similar": f"similarity {rules.similarity:g}",
         "repetition": f"max_repetition {rules.max_repetition:g}",
         "meaning_drift": f"min_meaning {rules.min_meaning:g} · "
-        + (f"embeddings of {rules.embeddings_model}" if rules.embeddings_model else "WordLlama"),
+        + (
+            f"embeddings of {rules.embeddings_model}"
+            if rules.embeddings_model
+            else NAMES[rules.meaning_model]
+        ),
         "judge": f"judge_model {rules.judge_model or 'the recipe’s model'}",
     }
     head = (

@@ -19,7 +19,7 @@ from workbench.store.times import utc_now
 # application file formats: an unrelated SQLite file is refused before anything is written.
 APPLICATION_ID = 0x57426E63
 SQLITE_HEADER = b"SQLite format 3\x00"
-DEFAULT_DB = "workbench.store.database"
+DEFAULT_DB = "workbench.db"
 # How long a command waits for another process's write to finish before it gives up.
 BUSY_TIMEOUT_S = 10.0
 
