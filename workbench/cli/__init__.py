@@ -7,7 +7,7 @@ pipeline, which is the order `workbench --help` lists them. Every command takes 
 
 from __future__ import annotations
 
-from workbench.cli import browse, export, ingest, report, rules, run, server
+from workbench.cli import browse, export, ingest, report, review, rules, run, server
 from workbench.cli.app import app
 
 __all__ = ["app", "main"]
@@ -18,6 +18,8 @@ for _command in (
     rules.rules,
     rules.recipes,
     report.report,
+    review.review,
+    review.calibrate,
     export.export,
     browse.browse,
     run.serve,
