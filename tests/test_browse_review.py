@@ -130,6 +130,18 @@ def test_accept_and_reject_with_the_pages_own_form_and_its_csrf_token(job):
         assert rejected.status_code == 303
         accepted = rows_of(session.get(f"{browse.url}/review_accepted", timeout=10).text)
         assert sorted(text(r["decided_by"]) for r in accepted) == ["carol", "rules v2"]
+        # The `reviewed` parameter: the answers a person decided, or those nobody has yet.
+        by_hand = {
+            flag: [
+                row["attempt"]
+                for row in session.get(
+                    f"{browse.url}/review_accepted.json",
+                    params={"_shape": "array", "reviewed": flag}, timeout=10,
+                ).json()
+            ]
+            for flag in ("yes", "no")
+        }  # fmt: skip
+        assert by_hand == {"yes": [5], "no": [4]}
     assert table(job, "SELECT attempt_id, verdict, repaired, note, reviewer FROM reviews") == [
         (5, "accepted", None, "a copy is fine here", "carol"),
         (2, "rejected", None, None, "carol"),
