@@ -92,6 +92,9 @@ def test_review_rejected_rows(served):
         "detail": "3 words, fewer than 14 (0.8 × 18)",
         "original": P1,
         "answer": REVIEW_ANSWERS[P1][0],
+        "decide": 1,  # the controls, shown when browse may write
+        "decided_by": "rules v2",  # no person reviewed it
+        "reviewed_at": None,
         "length_ratio": 0.167,
         "similarity": 0.191,
         "attempt_number": 1,
@@ -134,6 +137,11 @@ def test_paragraph_history_rows(served):
         ("default", 1, "rejected", "too_similar"),
         ("default", 2, "rejected", "too_similar"),
     ]
+    # The verdict in force and who gave it: the rules here, no person has reviewed them.
+    assert [(r["verdict"], r["decided_by"], r["reviewed_at"], r["decide"]) for r in rows] == [
+        ("rejected", "rules v2", None, 5),
+        ("rejected", "rules v2", None, 6),
+    ]
     assert {r["original"] for r in rows} == {P4}
     # The verdicts the rules change replaced are on each answer's row.
     assert [(r["rules"], r["earlier_verdicts"]) for r in rows] == [
@@ -174,7 +182,7 @@ def test_summary_queries_rows(served):
 
 def test_search_answers_finds_words_in_answers(served):
     rows = get_json(served, "search_answers", q="lamp")
-    assert sorted((r["history"], r["outcome"], r["reason"]) for r in rows) == [
+    assert sorted((r["history"], r["verdict"], r["reason"]) for r in rows) == [
         (3, "accepted", None),
         (3, "rejected", "preamble"),
     ]

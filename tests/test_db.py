@@ -175,6 +175,7 @@ def test_a_fresh_database_is_marked_and_complete(cli, book, db_path):
             ("table", "progress"),
             ("table", "tallies"),
             ("table", "checks"),
+            ("table", "reviews"),
             *(
                 ("table", f"{table}_fts{part}")
                 for table in ("paragraphs", "attempts")
@@ -184,6 +185,7 @@ def test_a_fresh_database_is_marked_and_complete(cli, book, db_path):
             ("view", "pairs"),
             ("view", "paragraph_status"),
             ("view", "progress_status"),
+            ("view", "verdicts"),
         }
     finally:
         conn.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from workbench.cli import browse, export, ingest, report, rules, run, server
+from workbench.cli import browse, export, ingest, report, review, rules, run, server
 from workbench.cli.app import app
 
 __all__ = ["app", "main"]
@@ -20,6 +20,8 @@ for _command in (
     rules.rules,
     rules.recipes,
     report.report,
+    review.review,
+    review.calibrate,
     export.export,
     browse.browse,
     run.serve,

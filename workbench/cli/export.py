@@ -123,6 +123,13 @@ def export(
         int | None,
         typer.Option(help=f"Seed of --split's hash. [default: {DEFAULT_SEED}]", show_default=False),
     ] = None,
+    reviewed_only: Annotated[
+        bool,
+        typer.Option(
+            "--reviewed-only",
+            help="Only the pairs a person accepted by hand (`workbench review`, or browse).",
+        ),
+    ] = False,
     db: DbOption = Path(DEFAULT_DB),
 ) -> None:
     """Write the accepted pairs as training data: the paraphrase is the prompt, the original the target.
@@ -134,6 +141,7 @@ def export(
         instruction=instruction, system=system, source_label=source_label,
         sources=tuple(source or ()), sections=tuple(section or ()), min_words=min_words,
         max_words=max_words, limit=limit, dedupe=dedupe, split=split, seed=seed,
+        reviewed_only=reviewed_only,
     )  # fmt: skip
     options.checked_format()  # a bad option is refused before the database is opened
     with open_db(db) as database:

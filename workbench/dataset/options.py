@@ -43,6 +43,7 @@ class ExportOptions:
     dedupe: bool = False
     split: float | None = None  # the share of paragraphs in the train file
     seed: int | None = None
+    reviewed_only: bool = False  # only the pairs a person accepted by hand
 
     def checked_format(self) -> Format:
         """The format, once every option that needs no database has been checked; raises

@@ -29,6 +29,7 @@ class Selection:
     section_ids: list[int] | None
     min_words: int | None
     max_words: int | None
+    reviewed_only: bool = False  # only pairs a person accepted by hand
 
     def filters(self, prefix: str = "") -> list[tuple[str, list[Any]]]:
         """The filters as SQL conditions with their parameters, on columns named as in the
@@ -71,8 +72,9 @@ def select(db: Database, options: ExportOptions) -> Selection:
     source_ids = _source_ids(db, options.sources) if options.sources else None
     section_ids = _section_ids(db, options.sections) if options.sections else None
     return Selection(
-        recipes, all_recipes, source_ids, section_ids, options.min_words, options.max_words
-    )
+        recipes, all_recipes, source_ids, section_ids, options.min_words, options.max_words,
+        options.reviewed_only,
+    )  # fmt: skip
 
 
 def _some(names: Sequence[str], limit: int = 8) -> str:
@@ -133,6 +135,8 @@ def pairs_query(selection: Selection, *, dedupe: bool, split: bool) -> tuple[str
     kept_params = [p for _, params in filters for p in params]
     recipe_ids = selection.recipe_ids
     where = f"WHERE recipe_id IN ({_marks(recipe_ids)})" if recipe_ids is not None else ""
+    if selection.reviewed_only:  # the pairs a person accepted: the others are not read at all
+        where += (" AND " if where else "WHERE ") + "reviewer IS NOT NULL"
     recipe_params = recipe_ids or []
     with_clause, with_params, repeated = "", [], "0"
     if dedupe:

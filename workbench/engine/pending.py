@@ -30,9 +30,10 @@ def pending_work(
         params: dict[str, Any] = {}
     else:
         awaiting = awaiting_condition(rules)
-        or_awaiting = (
+        or_awaiting = (  # a verdict given by hand needs no rule's check
             " OR s.paragraph_id IN (SELECT paragraph_id FROM attempts "
-            f"WHERE recipe_id = :recipe AND outcome = 'accepted' AND ({awaiting}))"
+            f"WHERE recipe_id = :recipe AND outcome = 'accepted' AND ({awaiting}) "
+            "AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.attempt_id = attempts.id))"
             if awaiting
             else ""
         )
@@ -62,19 +63,21 @@ def pending_work(
 def _accepted_answers(
     db: Database, recipe: Recipe, rules: Rules, ids: list[int]
 ) -> dict[int, list[tuple[Awaiting, bool]]]:
-    """The accepted answers of these paragraphs under the recipe, in order, each with whether
-    it awaits a rule's check."""
+    """The accepted answers of these paragraphs under the recipe (by verdict in force: a
+    person's where they gave one, with the text they repaired), in order, each with whether it
+    awaits a rule's check (never one a person decided)."""
     found: dict[int, list[tuple[Awaiting, bool]]] = {}
     waits = awaiting_condition(rules) or "0"
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         for (paragraph_id, attempt_id, number, answer, cleaned, finish_reason, similarity,
              repetition, meaning, judge, awaits) in db.execute(
-            "SELECT paragraph_id, id, attempt_number, answer, cleaned, finish_reason, "
-            f"similarity, repetition, meaning, judge, {waits} FROM attempts "
-            f"WHERE recipe_id = ? AND outcome = 'accepted' "
-            f"AND paragraph_id IN ({', '.join('?' * len(chunk))}) "
-            "ORDER BY paragraph_id, attempt_number",
+            "SELECT a.paragraph_id, a.id, a.attempt_number, a.answer, v.text, a.finish_reason, "
+            f"a.similarity, a.repetition, a.meaning, a.judge, v.review_id IS NULL AND ({waits}) "
+            "FROM attempts a JOIN verdicts v ON v.attempt_id = a.id "
+            f"WHERE a.recipe_id = ? AND v.outcome = 'accepted' "
+            f"AND a.paragraph_id IN ({', '.join('?' * len(chunk))}) "
+            "ORDER BY a.paragraph_id, a.attempt_number",
             [recipe.id, *chunk],
         ):  # fmt: skip
             known = Known(similarity, repetition, meaning, judge)

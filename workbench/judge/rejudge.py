@@ -4,7 +4,9 @@ When the rules change, a version is added (versions.py) and every stored answer 
 under it: a loosened rule turns rejected answers into accepted ones, a tightened one the
 reverse. The verdict an answer had before is kept (earlier_verdicts, by a trigger), and the
 measures stored with each answer spare the cost of measuring it twice. Paragraphs' statuses
-follow by themselves: they are derived from the counts the triggers keep.
+follow by themselves: they are derived from the counts the triggers keep. A verdict a person
+gave by hand (table reviews) stays in force: the rules' verdict is still brought up to date
+beside it, so that where they disagree shows.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Rejudged:
     reopened: int = 0  # now pending again
     skipped: int = 0
     awaiting: int = 0  # accepted until the next run asks the judge or the embeddings model
+    held: int = 0  # answers the rules now judge against the verdict a person gave, which stands
     seconds: float = 0.0
 
     def describe(self) -> str:
@@ -58,6 +61,12 @@ class Rejudged:
                 f"; {self.awaiting:,} accepted until the next `workbench run` asks the server "
                 "(judge or embeddings model)"
                 if self.awaiting
+                else ""
+            )
+            + (
+                f"; {self.held:,} reviewed by hand kept {'its' if self.held == 1 else 'their'} "
+                "verdict (the rules now say otherwise)"
+                if self.held
                 else ""
             )
         )
@@ -97,8 +106,8 @@ def settle_rules(db: Database, wanted: Rules) -> RulesSettled:
 _STALE_SQL = """
 SELECT a.id, a.paragraph_id, a.recipe_id, a.answer, a.cleaned, a.finish_reason, a.outcome,
     a.reason, a.detail, a.rules_id, a.length_ratio, a.similarity, a.repetition, a.meaning,
-    a.judge, p.text
-FROM attempts a JOIN paragraphs p ON p.id = a.paragraph_id
+    a.judge, p.text, v.hand_verdict, v.text
+FROM attempts a JOIN paragraphs p ON p.id = a.paragraph_id JOIN verdicts v ON v.attempt_id = a.id
 WHERE a.outcome != 'failed' AND EXISTS (
     SELECT 1 FROM attempts b
     WHERE b.paragraph_id = a.paragraph_id AND b.recipe_id = a.recipe_id AND b.outcome != 'failed'
@@ -128,6 +137,8 @@ class Stored:
     meaning: float | None
     judge: str | None
     original: str
+    hand: str | None  # the verdict a person gave it, in force whatever the rules say
+    text: str | None  # the text in force: the repaired one where a person repaired it
 
     def verdict(self, rules_id: int) -> VerdictRow:
         """Its stored verdict, as if given by `rules_id`."""
@@ -175,11 +186,11 @@ def rejudge(db: Database, version: int, rules: Rules) -> Rejudged | None:
         checker.measure(rules)  # (a verdict that moved may bring another answer to the rule)
         summary, updates, recleaned = _judge_all(rows, rules, version, versions, checker)
     groups = sorted({(row.paragraph_id, row.recipe_id) for row in rows})
-    before = _statuses(db, groups)
+    before = group_statuses(db, groups)
     update_verdicts(db, updates)
     update_cleaned(db, recleaned)
     restamp_verdicts(db, version)  # the rest keep their verdict, now this version's
-    for key, now in _statuses(db, groups).items():
+    for key, now in group_statuses(db, groups).items():
         if before[key] != now:
             summary.succeeded += now == Status.SUCCEEDED
             summary.reopened += now == Status.PENDING
@@ -233,11 +244,17 @@ def _judge_all(
                 checker=checker,
             )  # fmt: skip
             summary.awaiting += verdict.awaiting is not None
-            if verdict.rejection is None:
+            # The answers accepted so far (what `duplicate` compares with) are those in force.
+            if row.hand == Outcome.ACCEPTED:
+                accepted.append(row.text or verdict.cleaned)
+            elif row.hand is None and verdict.rejection is None:
                 accepted.append(verdict.cleaned)
             if verdict.outcome != row.outcome:
-                summary.now_accepted += verdict.outcome == Outcome.ACCEPTED
-                summary.now_rejected += verdict.outcome == Outcome.REJECTED
+                if row.hand is not None:  # in force either way: say where they now disagree
+                    summary.held += verdict.outcome != row.hand
+                else:
+                    summary.now_accepted += verdict.outcome == Outcome.ACCEPTED
+                    summary.now_rejected += verdict.outcome == Outcome.REJECTED
             new = verdict.row(version)
             if new != row.verdict(version):
                 updates.append((row.id, new))
@@ -246,7 +263,7 @@ def _judge_all(
     return summary, updates, recleaned
 
 
-def _statuses(db: Database, groups: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
+def group_statuses(db: Database, groups: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
     """The status of these (paragraph, recipe) pairs, as the view paragraph_status derives it."""
     db.execute("CREATE TEMP TABLE IF NOT EXISTS rejudged (paragraph_id, recipe_id)")
     db.execute("DELETE FROM temp.rejudged")

@@ -3,9 +3,11 @@ canned queries and plugin.
 
 Datasette runs in-process (its Python API and uvicorn, as `datasette serve` does) rather than
 as a child process: there is one process, so however it is stopped (Ctrl-C, SIGTERM, SIGHUP,
-even SIGKILL) no server outlives it. Nothing here writes to the database unless a schema step
-is pending and the file can be written: browse works on a read-only file and beside a running
-`workbench run`.
+even SIGKILL) no server outlives it. It reads the file as it is being written (WAL), so it
+works beside a running `workbench run`, and on a read-only file. The only writes are a pending
+schema step (when the file can be written) and the verdicts a person gives on the review pages,
+which are allowed only when browse listens on loopback (or --allow-writes says otherwise), not
+with --read-only, and only on a file it can write; each waits its turn beside a run.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 GRACE_S = 3  # seconds a stop waits for requests in flight before closing them
 
 
-def metadata(db: Path) -> dict[str, Any]:
-    """datasette.yaml (configuration as data), addressed to this database's name."""
+def metadata(db: Path, writes: Writes | None = None) -> dict[str, Any]:
+    """datasette.yaml (configuration as data), addressed to this database's name, with
+    whether the review pages may write."""
     import yaml  # Datasette's own dependency, so only needed with the [browse] extra
 
     from workbench.review.compare import COMPARE_SQL
@@ -42,7 +45,37 @@ def metadata(db: Path) -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load(text)
     data["databases"]["*"]["queries"]["compare_recipes"]["sql"] = COMPARE_SQL.strip()
     data["databases"] = {Path(db).stem: data["databases"]["*"]}
+    writes = writes or Writes(False, None, "this browse is read-only")
+    data["plugins"]["workbench"].update(
+        writes=writes.allowed, reviewer=writes.reviewer, read_only_because=writes.why_not
+    )
     return data
+
+
+@dataclass(frozen=True)
+class Writes:
+    """Whether the review pages may write verdicts, as whom, and why not."""
+
+    allowed: bool
+    reviewer: str | None
+    why_not: str | None = None  # for the user, when not allowed
+
+
+def writes_for(
+    db: Path, host: str, *, immutable: bool, read_only: bool, allow_writes: bool, reviewer: str
+) -> Writes:
+    """Writes are allowed on loopback unless --read-only, elsewhere only with
+    --allow-writes, and never on a file this process cannot write."""
+    if read_only:
+        return Writes(False, None, "browse was started with --read-only")
+    if immutable or not writable(db):
+        return Writes(False, None, f"{db} cannot be written by this process")
+    if not is_loopback(host) and not allow_writes:
+        return Writes(
+            False, None,
+            f"--host {host} is not loopback: verdicts by hand are off unless --allow-writes",
+        )  # fmt: skip
+    return Writes(True, reviewer)
 
 
 @dataclass(frozen=True)
@@ -51,6 +84,7 @@ class Served:
 
     url: str  # the database's page
     immutable: bool  # read as a snapshot: its folder is read-only and nothing is writing it
+    writes: Writes  # whether the review pages may write verdicts
 
 
 def prepare(db: Path) -> bool:
@@ -105,12 +139,21 @@ def browse(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     open_browser: bool = False,
+    read_only: bool = False,
+    allow_writes: bool = False,
+    reviewer: str = "unknown",
     on_ready: Callable[[Served], None] = lambda served: None,
 ) -> None:
     """Serve the database until Ctrl-C, SIGTERM or SIGHUP; return once nothing is listening."""
     if importlib.util.find_spec("datasette") is None:
         raise WorkbenchError("browse needs Datasette: pip install 'workbench[browse]'")
+    if read_only and allow_writes:
+        raise WorkbenchError("--read-only and --allow-writes contradict each other: give one")
     immutable = prepare(db)
+    writes = writes_for(
+        db, host, immutable=immutable, read_only=read_only, allow_writes=allow_writes,
+        reviewer=reviewer,
+    )  # fmt: skip
     import uvicorn
     from datasette.app import Datasette
     from datasette.plugins import pm
@@ -123,7 +166,7 @@ def browse(
     datasette = Datasette(
         [] if immutable else [path],
         immutables=[path] if immutable else [],
-        metadata=metadata(db),
+        metadata=metadata(db, writes),
         template_dir=str(resources.files("workbench.review").joinpath("templates")),
     )
     config = uvicorn.Config(
@@ -146,7 +189,7 @@ def browse(
         bound_host, bound_port = sock.getsockname()[:2]
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         url = f"http://{shown}:{bound_port}{datasette.urls.database(datasette.get_database().name)}"
-        on_ready(Served(url=url, immutable=immutable))
+        on_ready(Served(url=url, immutable=immutable, writes=writes))
         if open_browser:
             webbrowser.open(url)
         thread.join()

@@ -124,10 +124,11 @@ finished as (
   where g.status != 'pending'
   group by g.paragraph_id having count(*) = (select count(*) from chosen)
 ),
-answers as (
-  select a.recipe_id, a.paragraph_id, a.attempt_number, a.outcome, a.completion_tokens,
+answers as (  -- by verdict in force: a person's where they gave one, else the rules'
+  select a.recipe_id, a.paragraph_id, a.attempt_number, v.outcome, a.completion_tokens,
     a.latency_s
   from attempts a join finished f on f.paragraph_id = a.paragraph_id
+  join verdicts v on v.attempt_id = a.id
   where a.recipe_id in (select id from chosen)
 ),
 firsts as (  -- each finished paragraph's first judged answer, under each recipe
@@ -154,7 +155,7 @@ select
   round(avg(case when a.outcome != 'failed' then a.latency_s end), 3) as mean_latency_s,
   coalesce(sum(a.outcome = 'failed'), 0) as failed,
   (select json_group_object(reason, n) from (
-     select reason, count(*) as n from attempts b join finished f on f.paragraph_id = b.paragraph_id
+     select reason, count(*) as n from verdicts b join finished f on f.paragraph_id = b.paragraph_id
      where b.recipe_id = c.id and b.outcome = 'rejected'
      group by reason order by n desc, reason)) as rejection_reasons
 from chosen c left join answers a on a.recipe_id = c.id

@@ -14,6 +14,10 @@ SQL, following the conventions set in datasette.yaml under `plugins: workbench:`
 - `hide_in_lists`: columns a table's list page leaves out (the request and response JSON of
   attempts); each row's own page still shows them, pretty-printed by datasette-pretty-json.
 - `label_words`: a foreign key's label (a paragraph's text) is cut to its first words.
+- `controls`: a column of attempt ids shown as the buttons that accept, reject or repair each
+  answer (and templates/query.html adds the form they submit, with Datasette's CSRF token, and
+  the bulk buttons), when browse allows writes: `writes: true`, set by browse with `reviewer`.
+  The form posts to /-/workbench/review (datasette_review.py).
 
 Its CSS (datasette.css beside this file) makes long text wrap and the marks show.
 """
@@ -31,10 +35,14 @@ from datasette.utils import tilde_encode
 from datasette.utils.asgi import Response
 from markupsafe import Markup
 
+from workbench.review.datasette_review import calibration_page, review_post
 from workbench.review.worddiff import word_diff
 
 NAME = "workbench"
 CSS_PATH = "/-/workbench.css"
+REVIEW_PATH = "/-/workbench/review"
+CALIBRATION_PATH = "/-/workbench/calibration"
+FORM_ID = "wb-review"  # the form of templates/query.html the controls submit
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
@@ -59,6 +67,8 @@ async def render_cell(
     diff = config.get("diff")
     if diff and column in diff:
         return _diff_cell(row, column, diff)
+    if column == config.get("controls") and table is None:
+        return _controls(row, value, bool(config.get("writes")))
     link = config.get("links", {}).get(column)
     if link and isinstance(value, (int, str)) and value != "":
         path = datasette.urls.database(database) + "/" + link["path"].format(quote(str(value)))
@@ -74,6 +84,26 @@ def _diff_cell(row: Any, column: str, diff: list[str]) -> Markup | None:
         return None  # no pair to compare (a failed attempt has no answer): render as usual
     left, right = cached_diff(original, answer)
     return Markup(left if column == diff[0] else right)
+
+
+def _controls(row: Any, attempt: Any, writes: bool) -> Markup:
+    """Accept, reject and repair buttons for one answer, submitting the page's review form."""
+    if not isinstance(attempt, int):
+        return Markup("")  # no answer on this row (a paragraph never sent)
+    if not writes:
+        return Markup('<span class="wb-read-only">read-only</span>')
+    text = _column(row, "repaired") or _column(row, "answer") or ""
+    return Markup(
+        '<div class="wb-decide">'
+        '<button type="submit" form="{form}" name="accept" value="{id}">Accept</button> '
+        '<button type="submit" form="{form}" name="reject" value="{id}">Reject</button>'
+        "<details><summary>Repair, note</summary>"
+        '<textarea form="{form}" name="text-{id}" rows="5" aria-label="repaired answer">{text}'
+        "</textarea>"
+        '<input form="{form}" name="note-{id}" placeholder="note: why" aria-label="note">'
+        '<button type="submit" form="{form}" name="repair" value="{id}">Accept repaired</button>'
+        "</details></div>"
+    ).format(form=FORM_ID, id=attempt, text=text)
 
 
 def _column(row: Any, name: str) -> Any:
@@ -104,14 +134,25 @@ async def _short_label(
 @hookimpl
 def extra_template_vars(
     database: str | None, table: str | None, view_name: str, request: Any, datasette: Any
-) -> dict[str, list[tuple[str, str]]]:
-    """`row_links` for templates/row.html: (href, label) pairs for this row's page."""
-    links = settings(datasette).get("row_links", {})
+) -> dict[str, Any]:
+    """`row_links` for templates/row.html: (href, label) pairs for this row's page; and for
+    templates/query.html, the review form's column, target and reviewer."""
+    config = settings(datasette)
+    found: dict[str, Any] = {
+        "workbench_row_links": [],
+        "workbench_controls": config.get("controls") if config.get("writes") else None,
+        "workbench_review_page": config.get("controls"),  # a review page has this column
+        "workbench_reviewer": config.get("reviewer"),
+        "workbench_review_path": datasette.urls.path(REVIEW_PATH),
+        "workbench_calibration_path": datasette.urls.path(CALIBRATION_PATH),
+        "workbench_form": FORM_ID,
+    }
+    links = config.get("row_links", {})
     if view_name != "row" or not database or table not in links or request is None:
-        return {"workbench_row_links": []}
+        return found
     link = links[table]
     href = datasette.urls.database(database) + "/" + link["path"].format(request.url_vars["pks"])
-    return {"workbench_row_links": [(href, link["label"])]}
+    return {**found, "workbench_row_links": [(href, link["label"])]}
 
 
 @hookimpl
@@ -120,8 +161,19 @@ def extra_css_urls(datasette: Any) -> list[str]:
 
 
 @hookimpl
-def register_routes() -> list[tuple[str, Callable[[], Response]]]:
-    return [(r"^/-/workbench\.css$", _css)]
+def register_routes() -> list[tuple[str, Callable[..., Any]]]:
+    return [
+        (r"^/-/workbench\.css$", _css),
+        (r"^/-/workbench/review$", review_post),
+        (r"^/-/workbench/calibration$", calibration_page),
+    ]
+
+
+@hookimpl
+def menu_links(datasette: Any) -> list[dict[str, str]]:
+    return [
+        {"href": datasette.urls.path(CALIBRATION_PATH), "label": "Calibration: where rules cut"}
+    ]
 
 
 def _css() -> Response:

@@ -41,8 +41,9 @@ class ReasonExamples:
 def examples(
     db: Database, reason: str, show: int, recipe_name: str | None = None, run_id: int | None = None
 ) -> ReasonExamples:
-    """The latest `show` answers judged `reason` (a rule's code, or a failure's), each with
-    its original, answer and detail: what a rule really rejects."""
+    """The latest `show` answers judged `reason` (a rule's code, a failure's, or `reviewer`
+    for answers a person rejected that the rules accepted) by verdict in force, each with its
+    original, answer and detail: what a rule really rejects."""
     recipe = target(db, recipe_name, run_id)
     if show < 1:
         raise SettingError("{show} must be at least 1")
@@ -62,13 +63,17 @@ def examples(
         )
     rows = db.execute(
         """
-        SELECT a.id, a.paragraph_id, s.name, p.position, a.run_id, a.attempt_number, a.outcome,
-            a.reason, a.detail, p.text, coalesce(a.cleaned, a.answer)
-        FROM attempts a
+        SELECT a.id, a.paragraph_id, s.name, p.position, a.run_id, a.attempt_number, v.outcome,
+            v.reason, v.detail, p.text, coalesce(a.cleaned, a.answer)
+        FROM verdicts v
+        JOIN attempts a ON a.id = v.attempt_id
         JOIN paragraphs p ON p.id = a.paragraph_id
         JOIN sources s ON s.id = p.source_id
-        WHERE a.recipe_id IS :recipe AND a.reason = :reason AND a.outcome != 'accepted'
-          AND (:run IS NULL OR a.run_id = :run)
+        WHERE v.attempt_id IN (  -- the reason in force is the rules', or a person's
+            SELECT id FROM attempts WHERE recipe_id IS :recipe AND reason = :reason
+            UNION SELECT attempt_id FROM reviews
+        ) AND v.recipe_id IS :recipe AND v.reason = :reason AND v.outcome != 'accepted'
+          AND (:run IS NULL OR v.run_id = :run)
         ORDER BY a.id DESC LIMIT :show
         """,
         {"recipe": rid, "reason": reason, "run": run_id, "show": show},

@@ -16,6 +16,7 @@ from sqlite_utils import Database
 
 from workbench.engine.recipes import Recipe, named_recipe, paragraph_counts, verdict_counts
 from workbench.errors import WorkbenchError
+from workbench.review.agreement import ReviewCounts, format_review_counts, review_counts
 from workbench.review.compare import RecipeSummary, recipe_summaries
 from workbench.review.tallies import AttemptCounts, Tokens, by_count, tally
 from workbench.store.states import Status
@@ -119,6 +120,8 @@ class Report:
     runs: list[RunLine]
     skipped: list[SkippedParagraph]
     recipes: list[RecipeSummary]  # every recipe of the job
+    # Answers a person reviewed, agreeing with the rules or overruling them, by rule.
+    reviews: ReviewCounts
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -209,6 +212,7 @@ def report(
         runs=_runs(db, rid, run_id),
         skipped=skipped_paragraphs(db, rid, run_id, limit=skipped),
         recipes=recipe_summaries(db),
+        reviews=review_counts(db, rid, run_id),
     )
 
 
@@ -325,9 +329,9 @@ def skipped_paragraphs(
         for row in db.execute(
             f"""
             SELECT g.paragraph_id, s.name, p.position, g.last_reason,
-                (SELECT a.detail FROM attempts a WHERE a.paragraph_id = g.paragraph_id
-                 AND a.recipe_id = g.recipe_id AND a.outcome = 'rejected'
-                 ORDER BY a.attempt_number DESC LIMIT 1),
+                (SELECT v.detail FROM verdicts v WHERE v.paragraph_id = g.paragraph_id
+                 AND v.recipe_id = g.recipe_id AND v.outcome = 'rejected'
+                 ORDER BY v.attempt_number DESC LIMIT 1),
                 p.text,
                 (SELECT c.title FROM sections c WHERE c.id = p.section_id)
             FROM progress_status g
@@ -368,6 +372,7 @@ def format_report(data: Report) -> str:
             f"{c.prompt_tokens:,} · completion {c.completion_tokens:,} · mean latency "
             f"{c.mean_latency_s:.2f} s"
         )
+    lines += format_review_counts(data.reviews)
     for title, found in (
         ("Rejection reasons", data.rejection_reasons),
         ("Failure reasons", data.failure_reasons),

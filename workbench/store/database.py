@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
@@ -215,3 +216,25 @@ def writable(path: str | os.PathLike[str]) -> bool:
     """Whether this process may write the database file and create its journal beside it."""
     path = Path(path)
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+@contextlib.contextmanager
+def immediate(conn: sqlite3.Connection, *, commit: bool = True) -> Iterator[None]:
+    """One write transaction that takes the write lock as it begins (BEGIN IMMEDIATE).
+
+    A deferred transaction that reads first and writes later fails at its first write when
+    another process (a `run`) wrote in between, busy timeout or not; an immediate one waits for
+    the lock, up to the busy timeout, before it reads, so what it reads is what it writes on.
+    Rolled back on any error, and when `commit` is false (a dry run).
+    """
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.rollback()
+        raise
+    if commit:
+        conn.commit()
+    else:
+        conn.rollback()

@@ -23,6 +23,11 @@ class Outcome(Word):
     FAILED = "failed"  # no usable answer (transport, HTTP, body): never judged
 
 
+# The reason a hand rejection is counted under when the rules accepted the answer (the view
+# verdicts in schema.sql); when the rules rejected it too, it keeps the rule's reason.
+REJECTED_BY_HAND = "reviewer"
+
+
 class Status(Word):
     """A paragraph's status under a recipe (the view paragraph_status), derived from its counts."""
 
