@@ -28,6 +28,7 @@ from sqlite_utils import Database
 
 from workbench.engine.runs import close_dead_runs
 from workbench.errors import SettingError
+from workbench.judge import meaning
 from workbench.judge.rejudge import RulesSettled, settle_rules
 from workbench.judge.settings import MAX_RATIO_LIMIT, Rules
 from workbench.judge.versions import job_rules
@@ -142,7 +143,7 @@ class Calibration:
 
 _REVIEWED_SQL = """
 SELECT v.hand_verdict, v.rules_outcome, v.rules_reason, a.length_ratio, a.similarity,
-    a.repetition, a.meaning, a.cleaned, p.word_count
+    a.repetition, a.meaning, a.cleaned, p.word_count, p.text
 FROM verdicts v
 JOIN attempts a ON a.id = v.attempt_id
 JOIN paragraphs p ON p.id = a.paragraph_id
@@ -151,15 +152,28 @@ WHERE v.attempt_id IN (SELECT attempt_id FROM reviews)
 """
 
 
-def reviewed_answers(db: Database) -> list[Reviewed]:
-    """The answers a person reviewed (their verdict in force, repairs left out), measured."""
+def reviewed_answers(db: Database, rules: Rules | None = None) -> list[Reviewed]:
+    """The answers a person reviewed (their verdict in force, repairs left out), measured.
+
+    With `rules` whose meaning model is offline, a reviewed answer that another rule rejected
+    before meaning_drift (MiniLM measures only the answers that reach it) is measured now, in
+    one batch: the reviewer's verdict on it says where meaning_drift should cut too.
+    """
+    rows = db.execute(_REVIEWED_SQL).fetchall()
+    meanings = [row[6] for row in rows]
+    if rules is not None and rules.on("meaning_drift") and not rules.embeddings_model:
+        missing = [k for k, row in enumerate(rows) if row[6] is None and row[7]]
+        scores = meaning.similarities(
+            rules.meaning_model, [(rows[k][9], rows[k][7]) for k in missing]
+        )
+        for k, score in zip(missing, scores, strict=True):
+            meanings[k] = round(score, 4)
     return [
         Reviewed(hand, outcome, reason,
                  {"length_ratio": ratio, "similarity": sim, "repetition": rep, "meaning": mean},
                  len((cleaned or "").split()), words)
-        for hand, outcome, reason, ratio, sim, rep, mean, cleaned, words in db.execute(
-            _REVIEWED_SQL
-        )
+        for (hand, outcome, reason, ratio, sim, rep, _, cleaned, words, _), mean
+        in zip(rows, meanings, strict=True)
     ]  # fmt: skip
 
 
@@ -169,7 +183,7 @@ def calibrate(db: Database, min_reviewed: int = DEFAULT_MIN_REVIEWED) -> Calibra
         raise SettingError("{min_reviewed} must be 1 or more")
     version = job_rules(db)
     rules = version.rules
-    answers = reviewed_answers(db)
+    answers = reviewed_answers(db, rules)
     enabled = [threshold for threshold in THRESHOLDS if rules.on(threshold.rule)]
     now = {t.setting: float(getattr(rules, t.setting)) for t in enabled}
     chosen = dict(now)  # the thresholds so far, the trusted suggestions taken
