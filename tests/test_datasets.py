@@ -16,7 +16,7 @@ from sqlite_utils import Database
 from tests.conftest import db_snapshot as snapshot
 from tests.conftest import reworded, run_against
 from tests.fakeserver import Reply
-from workbench.dataset.export import split_side
+from workbench.dataset.split import split_key
 
 # A book with a paragraph before its first heading, two chapters, verse, a tab, quotes of both
 # kinds, a backslash, non-ASCII, a short paragraph (filtered) and a repeated one (--dedupe).
@@ -393,14 +393,22 @@ def test_split_keeps_a_paragraphs_lines_together_by_a_seeded_hash(cli, job):
     ids = {"train": {r["metadata"]["paragraph_id"] for r in train},
            "val": {r["metadata"]["paragraph_id"] for r in val}}  # fmt: skip
     assert ids["train"] and ids["val"] and not ids["train"] & ids["val"]
-    # The side is the seeded hash of the paragraph's identity (its words): the two copies of
-    # one paragraph fall on the same side.
+    # The unit is the paragraph's identity (its words): the two copies of SHOP are one unit, so
+    # 5 units, and round(0.5 × 5) = 3 (half up) go to train: those first in the order of their
+    # seeded keys.
     with Database(job) as db:
         identity = dict(db.execute("SELECT id, sha256 FROM paragraphs").fetchall())
-    for side, wanted in (("train", 0), ("val", 1)):
-        assert all(split_side(7, identity[pid], 0.5) == wanted for pid in ids[side])
+    units = sorted({identity[pid] for pid in ids["train"] | ids["val"]},
+                   key=lambda i: (split_key(7, i), i))  # fmt: skip
+    assert len(units) == 5
+    assert {identity[pid] for pid in ids["train"]} == set(units[:3])
+    assert {identity[pid] for pid in ids["val"]} == set(units[3:])
     shop = {r["metadata"]["paragraph_id"] for r in whole if r["conversations"][2]["value"] == SHOP}
     assert len(shop) == 2 and (shop <= ids["train"] or shop <= ids["val"])
+    assert (
+        "  (--split 0.5 --seed 7: 3 of 5 distinct paragraphs (a paragraph's copies go together) "
+        "in data.train.jsonl)"
+    ) in result.stderr.splitlines()
     # The same seed gives the same files; the default seed is 0.
     before = Path("data.train.jsonl").read_bytes()
     export(cli, "-f", "sharegpt", "-o", "data.jsonl", "--split", "0.5", "--seed", "7")
@@ -408,20 +416,6 @@ def test_split_keeps_a_paragraphs_lines_together_by_a_seeded_hash(cli, job):
     export(cli, "-f", "sharegpt", "-o", "zero.jsonl", "--split", "0.5")
     export(cli, "-f", "sharegpt", "-o", "zero0.jsonl", "--split", "0.5", "--seed", "0")
     assert Path("zero.train.jsonl").read_bytes() == Path("zero0.train.jsonl").read_bytes()
-
-
-def test_split_is_stable_when_the_job_grows(cli, fake, job, tmp_path):
-    export(cli, "-f", "messages", "-o", "v1.jsonl", "--split", "0.5")
-    more = tmp_path / "more.txt"
-    more.write_text(f"{LONG}\n\n{BEFORE} Again.\n", encoding="utf-8")
-    assert cli("ingest", more).exit_code == 0
-    run(cli, fake)
-    export(cli, "-f", "messages", "-o", "v2.jsonl", "--split", "0.5")
-    for side in ("train", "val"):
-        old, new = jsonl(f"v1.{side}.jsonl"), jsonl(f"v2.{side}.jsonl")
-        assert new[: len(old)] == old  # the new book comes after, and nothing moved
-    grown = [r["messages"][2]["content"] for r in jsonl("v2.train.jsonl") + jsonl("v2.val.jsonl")]
-    assert len(grown) == 12 + 4
 
 
 def test_split_names_beside_the_output_and_for_csv(cli, job, tmp_path):
@@ -515,7 +509,8 @@ def test_statistics_of_a_split_and_of_an_empty_side(cli, job):
         "                  records  paragraphs",
         "  t.train.jsonl         6           6",
         "  t.val.jsonl           0           0",
-        "  (--split 0.999 --seed 0: by paragraph)",
+        "  (--split 0.999 --seed 0: 5 of 5 distinct paragraphs (a paragraph's copies go "
+        "together) in t.train.jsonl)",
         "                      min      median      max",
         f"  target words   {words[0]:>8} {(words[2] + words[3]) / 2:>11g} {words[-1]:>8}",
         f"  target ≈tokens {tokens[0]:>8} {(tokens[2] + tokens[3]) / 2:>11g} {tokens[-1]:>8}",
@@ -599,10 +594,11 @@ def test_dpo_across_recipes(cli, fake, book):
         (["--split", "0"], "--split 0 must be between 0 and 1: the share of paragraphs in the "
          "train file, e.g. 0.9"),
         (["--split", "0.9", "-o", "-", "-f", "messages"], "--split writes two files, "
-         "NAME.train.jsonl and NAME.val.jsonl: give -o NAME.jsonl, not -o -"),
+         "NAME.train.jsonl and NAME.val.jsonl: give -o NAME.jsonl or -o DIR/, not -o -"),
         (["--split", "0.9", "-o", "-", "-f", "csv"], "--split writes two files, NAME.train.csv "
-         "and NAME.val.csv: give -o NAME.csv, not -o -"),
-        (["--seed", "3"], "--seed chooses the --split: give --split too"),
+         "and NAME.val.csv: give -o NAME.csv or -o DIR/, not -o -"),
+        (["--seed", "3"], "--seed chooses the --split, and which of several --instruction or "
+         "--system a paragraph gets: give one of those too"),
         (["--min-words", "50", "--max-words", "10"], "--min-words 50 is more than --max-words "
          "10: no paragraph could pass"),
         (["--min-words", "-1"], "--min-words must be 0 or more"),
@@ -665,8 +661,8 @@ def test_a_failed_split_export_keeps_the_previous_files(cli, job, tmp_path, monk
     before = {p.name: p.read_bytes() for p in tmp_path.glob("data.*")}
     assert len(before) == 2
 
-    def failing_write(rows, fmt, wording, options, result, writers):
-        next(iter(rows))
+    def failing_write(plan, checked, options, result, writers):
+        next(iter(plan))
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr("workbench.dataset.export._write", failing_write)

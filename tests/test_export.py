@@ -176,13 +176,22 @@ def test_output_into_a_missing_folder(cli, book, tmp_path):
     assert files_in(tmp_path) == before
 
 
-def test_output_that_is_a_folder(cli, book, tmp_path):
+def test_output_that_is_a_folder_is_a_dataset_folder(cli, book, tmp_path):
     assert cli("ingest", book).exit_code == 0
     (tmp_path / "out").mkdir()
     result = cli("export", "-o", "out")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "Wrote 0 pairs to out/train.jsonl, and the card out/README.md\n"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["README.md", "train.jsonl"]
+
+
+def test_a_split_file_that_is_a_folder(cli, book, tmp_path):
+    assert cli("ingest", book).exit_code == 0
+    (tmp_path / "out.train.jsonl").mkdir()
+    result = cli("export", "-o", "out.jsonl", "--split", "0.5")
     assert result.exit_code == 1
-    assert result.stderr == "Error: --output out is a folder; give a file name\n"
-    assert list((tmp_path / "out").iterdir()) == []
+    assert result.stderr == "Error: --output out.train.jsonl is a folder; give a file name\n"
+    assert files_in(tmp_path) == {"book.txt", "out.train.jsonl"}
 
 
 def test_a_failed_export_keeps_the_previous_file_and_no_temporary(
@@ -193,9 +202,10 @@ def test_a_failed_export_keeps_the_previous_file_and_no_temporary(
     out.write_bytes(b"previous export\n")
     before = files_in(tmp_path)
 
-    def failing_write(rows, fmt, wording, options, result, writers):
+    def failing_write(plan, checked, options, result, writers):
         example = Example("p", "o", source="s", section=None, paragraph_id=1, recipe="r")
-        writers[0](fmt.build(example, wording))  # a first line is written, then it fails
+        wording = checked.wordings.wording((0, 0))
+        writers[0](checked.format.build(example, wording))  # a first line, then it fails
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr("workbench.dataset.export._write", failing_write)

@@ -31,7 +31,7 @@ def export(
         typer.Option(
             "--output",
             "-o",
-            help="The file to write; - for stdout. With --split, NAME.train.jsonl and NAME.val.jsonl beside it. [default: output.jsonl; output.csv for --format csv]",
+            help="The file to write; - for stdout. With --split, NAME.train.jsonl and NAME.val.jsonl beside it. DIR/ (a name ending in /, or a folder): a dataset folder with train.jsonl (and validation.jsonl with --split) and README.md, a dataset card for the Hugging Face Hub. [default: output.jsonl; output.csv for --format csv]",
             show_default=False,
         ),
     ] = None,
@@ -61,16 +61,16 @@ def export(
         typer.Option(help="Author named in the prompt ({author} in --instruction and --system)."),
     ] = DEFAULT_AUTHOR,
     instruction: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
-            help=f"Put before the text in the prompt; '' for none. [default: {DEFAULT_INSTRUCTION[FORWARD]!r}, or {DEFAULT_INSTRUCTION[BACKWARD]!r}]",
+            help=f"Put before the text in the prompt; '' for none. Repeat it, or give @FILE (one a line), for several: each paragraph gets one, picked by a hash seeded with --seed. [default: {DEFAULT_INSTRUCTION[FORWARD]!r}, or {DEFAULT_INSTRUCTION[BACKWARD]!r}]",
             show_default=False,
         ),
     ] = None,
     system: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
-            help=f"System message of messages, sharegpt and alpaca; '' for none. [default: {DEFAULT_SYSTEM[FORWARD]!r}, or {DEFAULT_SYSTEM[BACKWARD]!r}]",
+            help=f"System message of messages, sharegpt and alpaca; '' for none. Repeat it, or give @FILE, for several, as --instruction. [default: {DEFAULT_SYSTEM[FORWARD]!r}, or {DEFAULT_SYSTEM[BACKWARD]!r}]",
             show_default=False,
         ),
     ] = None,
@@ -115,13 +115,44 @@ def export(
     split: Annotated[
         float | None,
         typer.Option(
-            help="Share of paragraphs for NAME.train.jsonl, the rest to NAME.val.jsonl, e.g. 0.9; a paragraph's lines stay together.",
+            help="Share of paragraphs for train, the rest to validation, e.g. 0.9: exactly round(0.9 × paragraphs written), half up; a paragraph's records stay together.",
+            show_default=False,
+        ),
+    ] = None,
+    split_by: Annotated[
+        str | None,
+        typer.Option(
+            help="What --split keeps whole: paragraph, or section (whole chapters on one side). [default: paragraph]",
             show_default=False,
         ),
     ] = None,
     seed: Annotated[
         int | None,
-        typer.Option(help=f"Seed of --split's hash. [default: {DEFAULT_SEED}]", show_default=False),
+        typer.Option(
+            help=f"Seed of the hashes that choose --split's sides and each paragraph's --instruction and --system. [default: {DEFAULT_SEED}]",
+            show_default=False,
+        ),
+    ] = None,
+    tokenizer: Annotated[
+        str | None,
+        typer.Option(
+            help="A tokenizer.json (or the model folder holding one): count prompt and target tokens with it, beside the estimate.",
+            show_default=False,
+        ),
+    ] = None,
+    license: Annotated[
+        str | None,
+        typer.Option(
+            help="The dataset card's licence, a Hugging Face Hub identifier: cc0-1.0, cc-by-4.0, apache-2.0, other, … (with -o DIR/). [default: unknown]",
+            show_default=False,
+        ),
+    ] = None,
+    language: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="The dataset card's language, an ISO 639 code; repeat for several (with -o DIR/). [default: en]",
+            show_default=False,
+        ),
     ] = None,
     reviewed_only: Annotated[
         bool,
@@ -134,18 +165,19 @@ def export(
 ) -> None:
     """Write the accepted pairs as training data: the paraphrase is the prompt, the original the target.
 
-    A recipe that wants several answers a paragraph (--outputs) gives a record for each. Records per file, lengths and what was left out are printed on stderr.
+    A recipe that wants several answers a paragraph (--outputs) gives a record for each. Records per file, lengths and what was left out are printed on stderr. -o DIR/ writes a dataset folder that the Hugging Face Hub and `datasets` read, with a card saying how it was made.
     """
     options = ExportOptions(
         output=output, format=format, recipe=recipe, direction=direction, author=author,
-        instruction=instruction, system=system, source_label=source_label,
-        sources=tuple(source or ()), sections=tuple(section or ()), min_words=min_words,
-        max_words=max_words, limit=limit, dedupe=dedupe, split=split, seed=seed,
-        reviewed_only=reviewed_only,
+        instructions=tuple(instruction or ()), systems=tuple(system or ()),
+        source_label=source_label, sources=tuple(source or ()), sections=tuple(section or ()),
+        min_words=min_words, max_words=max_words, limit=limit, dedupe=dedupe, split=split,
+        split_by=split_by, seed=seed, tokenizer=tokenizer, license=license,
+        languages=tuple(language or ()), reviewed_only=reviewed_only,
     )  # fmt: skip
-    options.checked_format()  # a bad option is refused before the database is opened
+    checked = options.checked()  # a bad option is refused before the database is opened
     with open_db(db) as database:
-        result = export_pairs(database, options)
+        result = export_pairs(database, options, checked)
     typer.echo(result.wrote(), err=output == "-")
     for line in result.statistics():
         typer.echo(line, err=True)

@@ -39,29 +39,12 @@ _LINE_SEPARATORS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x8
 
 @dataclass(frozen=True)
 class Wording:
-    """The words around the texts, from --author, --instruction and --system."""
+    """The words around one paragraph's texts: an instruction and a system message of those
+    given (dataset/wording.py picks them), {author} replaced."""
 
     instruction: str  # put before the text in the prompt; "" for none
     system: str  # the system message; "" for none
     author: str
-
-    @classmethod
-    def resolve(
-        cls,
-        direction: str = FORWARD,
-        *,
-        author: str = DEFAULT_AUTHOR,
-        instruction: str | None = None,
-        system: str | None = None,
-    ) -> Wording:
-        """The wording asked for, the direction's defaults for what was not given."""
-        instruction = DEFAULT_INSTRUCTION[direction] if instruction is None else instruction
-        system = DEFAULT_SYSTEM[direction] if system is None else system
-        return cls(
-            instruction.replace("{author}", author).strip(),
-            system.replace("{author}", author).strip(),
-            author,
-        )
 
     def user(self, text: str) -> str:
         """The user's turn: the instruction, a blank line, the text."""
@@ -327,6 +310,17 @@ class Answer:
     recipe: str
 
 
+def example_uses(fmt: Format, answers: int) -> list[int]:
+    """How many of a paragraph's `answers` each of its examples uses: one example per answer;
+    one for the paragraph (its answers share its original); or, for preference pairs, one per
+    answer when there are two or more, none when there is one."""
+    if fmt.grouping == "once":
+        return [answers]
+    if fmt.grouping == "preference" and answers < 2:
+        return []
+    return [1] * answers
+
+
 def examples(
     fmt: Format,
     answers: Sequence[Answer],
@@ -343,8 +337,11 @@ def examples(
     and a rejected answer once; a paragraph with one answer gives none.
     """
 
-    def example(answer: Answer, rejected: str | None = None) -> Example:
-        forward = direction == FORWARD
+    def example(i: int) -> Example:
+        answer, forward = answers[i], direction == FORWARD
+        rejected = None
+        if fmt.grouping == "preference":
+            rejected = answers[(i + 1) % len(answers)].paraphrase
         return Example(
             text=answer.paraphrase if forward else answer.original,
             target=answer.original if forward else answer.paraphrase,
@@ -357,13 +354,4 @@ def examples(
             original=answer.original,
         )
 
-    if fmt.grouping == "once":
-        return [(example(answers[0]), len(answers))]
-    if fmt.grouping == "preference":
-        if len(answers) < 2:
-            return []
-        return [
-            (example(answer, answers[(i + 1) % len(answers)].paraphrase), 1)
-            for i, answer in enumerate(answers)
-        ]
-    return [(example(answer), 1) for answer in answers]
+    return [(example(i), used) for i, used in enumerate(example_uses(fmt, len(answers)))]

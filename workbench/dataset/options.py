@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import shlex
+from dataclasses import dataclass, fields
 from pathlib import Path
 
+from workbench.dataset.files import CARD_NAME, check_card_is_ours
 from workbench.dataset.formats import BACKWARD, DEFAULT_AUTHOR, DIRECTIONS, FORMATS, FORWARD, Format
+from workbench.dataset.hub import DEFAULT_LANGUAGE, NO_LICENSE, checked_language, checked_license
+from workbench.dataset.split import PARAGRAPH, SPLIT_BY
+from workbench.dataset.tokens import TokenCounter
+from workbench.dataset.wording import Wordings, read_values
 from workbench.errors import SettingError
 
 DEFAULT_FORMAT = "notebook"
@@ -23,17 +30,47 @@ ALL_RECIPES = "all"
 STDOUT = "-"
 
 
+# The splits of a dataset folder, named as the Hugging Face Hub and `datasets` name them.
+TRAIN, VALIDATION = "train", "validation"
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Where an export writes: its data files (none for stdout), and in a dataset folder
+    (`-o DIR/`) the card beside them."""
+
+    files: list[Path]
+    splits: tuple[str, ...]  # each file's split: train, validation
+    folder: Path | None = None
+
+    @property
+    def card(self) -> Path | None:
+        return self.folder / CARD_NAME if self.folder is not None else None
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The options resolved: what needs no database, read and checked once."""
+
+    format: Format
+    wordings: Wordings
+    targets: Targets
+    tokenizer: TokenCounter | None
+    license: str
+    languages: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class ExportOptions:
     """What `workbench export` was asked for. None means "not given": the default applies."""
 
-    output: str | None = None  # a file, "-" for stdout; None: output + the format's extension
+    output: str | None = None  # a file or DIR/, "-" for stdout; None: output + the extension
     format: str = DEFAULT_FORMAT
     recipe: str | None = None  # None: the current recipe; "all": every recipe
     direction: str = FORWARD
     author: str = DEFAULT_AUTHOR
-    instruction: str | None = None
-    system: str | None = None
+    instructions: tuple[str, ...] = ()  # several: one a paragraph; "@FILE": one a line
+    systems: tuple[str, ...] = ()
     source_label: str | None = None  # metadata.source of every record
     sources: tuple[str, ...] = ()  # keep these sources (names or paths)
     sections: tuple[str, ...] = ()  # keep these sections (titles)
@@ -41,13 +78,62 @@ class ExportOptions:
     max_words: int | None = None
     limit: int | None = None  # records
     dedupe: bool = False
-    split: float | None = None  # the share of paragraphs in the train file
+    split: float | None = None  # the share of paragraphs (or sections) in the train file
+    split_by: str | None = None  # what a side keeps whole: paragraph (default) or section
     seed: int | None = None
     reviewed_only: bool = False  # only the pairs a person accepted by hand
+    tokenizer: str | None = None  # a tokenizer.json, or a folder holding one
+    license: str | None = None  # the card's licence identifier
+    languages: tuple[str, ...] = ()  # the card's language codes
 
-    def checked_format(self) -> Format:
-        """The format, once every option that needs no database has been checked; raises
-        SettingError with one line otherwise, before anything is read or written."""
+    @property
+    def to_folder(self) -> bool:
+        """-o DIR/ (or an existing folder): a dataset folder with its card."""
+        output = self.output
+        if output is None or output == STDOUT:
+            return False
+        return output.endswith(("/", os.sep)) or Path(output).is_dir()
+
+    def checked(self) -> Checked:
+        """Every option that needs no database, checked and read (instruction files, the
+        tokenizer); raises SettingError with one line otherwise, before anything is read from
+        the database or written."""
+        fmt = self._checked_format()
+        targets = self.targets(fmt)
+        if not self.to_folder:
+            for given, setting in ((self.license, "{license}"), (self.languages, "{language}")):
+                if given:
+                    raise SettingError(
+                        setting + " is for the dataset card, written with {output} DIR/: "
+                        "give a folder"
+                    )
+        languages = tuple(dict.fromkeys(checked_language(code) for code in self.languages))
+        wordings = self.wordings()
+        if self.seed is not None and self.split is None and not wordings.varied:
+            raise SettingError(
+                "{seed} chooses the {split}, and which of several {instruction} or {system} "
+                "a paragraph gets: give one of those too"
+            )
+        return Checked(
+            fmt,
+            wordings,
+            targets,
+            TokenCounter.load(self.tokenizer) if self.tokenizer is not None else None,
+            checked_license(self.license) if self.license is not None else NO_LICENSE,
+            languages or (DEFAULT_LANGUAGE,),
+        )
+
+    def wordings(self) -> Wordings:
+        seed = DEFAULT_SEED if self.seed is None else self.seed
+        return Wordings.resolve(
+            self.direction,
+            author=self.author,
+            instructions=read_values("instruction", self.instructions),
+            systems=read_values("system", self.systems),
+            seed=seed,
+        )
+
+    def _checked_format(self) -> Format:
         fmt = FORMATS.get(self.format)
         if fmt is None:
             raise SettingError(
@@ -64,8 +150,8 @@ class ExportOptions:
             )
         for given, setting, reason in (
             (self.direction == BACKWARD, "{direction} " + BACKWARD, fmt.no_reverse),
-            (self.instruction is not None, "{instruction}", fmt.no_instruction),
-            (self.system is not None, "{system}", fmt.no_system),
+            (bool(self.instructions), "{instruction}", fmt.no_instruction),
+            (bool(self.systems), "{system}", fmt.no_system),
         ):
             if given and reason:
                 raise SettingError(
@@ -88,6 +174,10 @@ class ExportOptions:
             )
         if self.limit is not None and self.limit < 1:
             raise SettingError("{limit} must be 1 or more")
+        self._check_split(fmt)
+        return fmt
+
+    def _check_split(self, fmt: Format) -> None:
         if self.split is not None:
             if not 0 < self.split < 1:
                 raise SettingError(
@@ -98,21 +188,70 @@ class ExportOptions:
             if self.output == STDOUT:
                 raise SettingError(
                     "{split} writes two files, NAME.train{ext} and NAME.val{ext}: give "
-                    "-o NAME{ext}, not -o -",
+                    "-o NAME{ext} or -o DIR/, not -o -",
                     ext=fmt.extension,
                 )
-        elif self.seed is not None:
-            raise SettingError("{seed} chooses the {split}: give {split} too")
-        return fmt
+            if self.split_by is not None and self.split_by not in SPLIT_BY:
+                raise SettingError(
+                    "{split_by} {value} is not a unit of the split; choose {units}",
+                    value=self.split_by,
+                    units=" or ".join(SPLIT_BY),
+                )
+        elif self.split_by is not None:
+            raise SettingError("{split_by} says what {split} keeps whole: give {split} too")
 
-    def targets(self, fmt: Format) -> list[Path]:
-        """The files to write: one, or train and val beside -o; none for stdout."""
+    def targets(self, fmt: Format) -> Targets:
+        """The files to write: one, or train and val beside -o; in a dataset folder train and
+        validation (or train alone) and the card; none for stdout."""
         output = self.output or DEFAULT_OUTPUT + fmt.extension
         if output == STDOUT:
-            return []
+            return Targets([], ())
         path = Path(output)
+        if self.to_folder:
+            if path.exists() and not path.is_dir():
+                raise SettingError(
+                    "{output} {given} names a folder, but {path} is a file", given=output, path=path
+                )
+            check_card_is_ours(path / CARD_NAME)
+            splits = (TRAIN,) if self.split is None else (TRAIN, VALIDATION)
+            return Targets([path / f"{s}{fmt.extension}" for s in splits], splits, path)
         if self.split is None:
-            return [path]
+            return Targets([path], (TRAIN,))
         suffix = path.suffix or fmt.extension
         stem = path.stem if path.suffix else path.name
-        return [path.with_name(f"{stem}.train{suffix}"), path.with_name(f"{stem}.val{suffix}")]
+        return Targets(
+            [path.with_name(f"{stem}.train{suffix}"), path.with_name(f"{stem}.val{suffix}")],
+            (TRAIN, VALIDATION),
+        )
+
+    @property
+    def unit(self) -> str:
+        return self.split_by or PARAGRAPH
+
+    def command(self, db_name: str) -> str:
+        """The command line that asks for these options again (on the database `db_name`)."""
+        words = ["workbench", "export", "--db", db_name]
+        flags = {
+            "output": "-o",
+            "instructions": "--instruction",
+            "systems": "--system",
+            "sources": "--source",
+            "sections": "--section",
+            "languages": "--language",
+        }
+        defaults = ExportOptions()
+        for field in fields(self):
+            value, default = getattr(self, field.name), getattr(defaults, field.name)
+            if value == default:
+                continue
+            if field.name == "output" and self.to_folder and not value.endswith("/"):
+                value += "/"  # a folder, even where it does not exist yet
+            flag = flags.get(field.name, "--" + field.name.replace("_", "-"))
+            if isinstance(value, bool):
+                words.append(flag)
+            elif isinstance(value, tuple):
+                for item in value:
+                    words += [flag, item]
+            else:
+                words += [flag, repr(value) if isinstance(value, float) else str(value)]
+        return shlex.join(words)

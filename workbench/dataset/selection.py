@@ -2,7 +2,8 @@
 
 One pass over the `pairs` view in source order: for each answer, its texts when every filter
 keeps it, and which filters leave it out (so the statistics can say why); whether its original
-repeats an earlier paragraph's (--dedupe); its paragraph's identity hash (--split).
+repeats an earlier paragraph's (--dedupe); its paragraph's identity hash (--split, varied
+instructions) and its section's place in its source (--split-by section).
 """
 
 from __future__ import annotations
@@ -126,10 +127,18 @@ def _section_ids(db: Database, wanted: Sequence[str]) -> list[int]:
     return ids
 
 
-def pairs_query(selection: Selection, *, dedupe: bool, split: bool) -> tuple[str, list[Any]]:
+def pairs_query(
+    selection: Selection,
+    *,
+    dedupe: bool,
+    identity: bool,
+    section_position: bool = False,
+    texts: bool = True,
+) -> tuple[str, list[Any]]:
     """One pass over the pairs of the recipes exported, in source order: for each, the texts
-    when every filter keeps it, and which filters leave it out; whether its original repeats
-    an earlier paragraph's (--dedupe); its paragraph's identity hash (--split)."""
+    when every filter keeps it (NULL without `texts`, for a pass that only counts), and which
+    filters leave it out; whether its original repeats an earlier paragraph's (--dedupe); its
+    paragraph's identity hash and its section's position, when asked for (NULL otherwise)."""
     filters = selection.filters()
     kept = " AND ".join(f"({condition})" for condition, _ in filters)
     kept_params = [p for _, params in filters for p in params]
@@ -160,14 +169,25 @@ def pairs_query(selection: Selection, *, dedupe: bool, split: bool) -> tuple[str
             "coalesce((SELECT f.first_id != pairs.paragraph_id FROM firsts f "
             "WHERE f.paragraph_id = pairs.paragraph_id), 0)"
         )
-    identity = (
-        "(SELECT p.sha256 FROM paragraphs p WHERE p.id = pairs.paragraph_id)" if split else "NULL"
+    hash_column = (
+        "(SELECT p.sha256 FROM paragraphs p WHERE p.id = pairs.paragraph_id)"
+        if identity
+        else "NULL"
     )
+    position = (
+        "(SELECT c.position FROM sections c WHERE c.id = pairs.section_id)"
+        if section_position
+        else "NULL"
+    )
+    text_columns, text_params = "NULL, NULL", []
+    if texts:
+        text_columns = f"CASE WHEN {kept} THEN paraphrase END, CASE WHEN {kept} THEN original END"
+        text_params = [*kept_params, *kept_params]
     sql = f"""{with_clause}
-        SELECT paragraph_id, recipe, source, section,
-            CASE WHEN {kept} THEN paraphrase END, CASE WHEN {kept} THEN original END,
-            {", ".join(f"NOT ({condition})" for condition, _ in filters)}, {repeated}, {identity}
+        SELECT paragraph_id, recipe, source, section, {text_columns},
+            {", ".join(f"NOT ({condition})" for condition, _ in filters)}, {repeated},
+            {hash_column}, {position}
         FROM pairs {where}
         ORDER BY source_id, position, paragraph_id, recipe_id, attempt_number
     """
-    return sql, [*with_params, *kept_params, *kept_params, *kept_params, *recipe_params]
+    return sql, [*with_params, *text_params, *kept_params, *recipe_params]
