@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 WB := $(VENV)/bin/workbench
 BOOK ?= ../shared/corpus/princess-and-the-goblin.txt
 
-.PHONY: demo test bench lint docs clean
+.PHONY: demo test bench measure lint docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,16 @@ demo: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_run.py $(BOOK)
+
+# The rules measured on the labelled answers of four books (slow: every answer embedded); the
+# shared novels are read from $(CORPUS).
+CORPUS ?= ../shared/corpus
+measure: $(VENV)/.installed
+	{ echo "# Rules measured on the labelled answers"; echo; \
+	  echo "Written by \`make measure\` (benchmarks/measure_rules.py, then measure_meaning.py)."; \
+	  echo; WORKBENCH_CORPUS=$(CORPUS) $(PY) benchmarks/measure_rules.py; echo; \
+	  echo "## The meaning check across books"; echo; \
+	  WORKBENCH_CORPUS=$(CORPUS) $(PY) benchmarks/measure_meaning.py; } > benchmarks/MEASURED.md
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

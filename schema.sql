@@ -1,9 +1,10 @@
 -- The workbench database: the single definition of its schema.
 --
 -- A new database is created by running this file as it stands. Databases made by an older
--- workbench are brought up to it by the named steps in workbench/migrations.py; a test proves
--- that both roads end at the same schema. The file is marked as ours with
--- PRAGMA application_id (see workbench/db.py) and its schema version is PRAGMA user_version.
+-- workbench are brought up to it by the named steps in workbench/store/migrations/; a test
+-- proves that both roads end at the same schema. The file is marked as ours with
+-- PRAGMA application_id (see workbench/store/database.py) and its schema version is
+-- PRAGMA user_version.
 --
 -- The job in tables:
 --   sources --< sections --< paragraphs --< attempts >-- runs
@@ -104,7 +105,7 @@ BEGIN
 END;
 
 -- The job's rules, one row per version: the latest is in force. Versions are history: a change
--- adds a row, and every stored answer is judged again under it (workbench/judging.py).
+-- adds a row, and every stored answer is judged again under it (workbench/judge/rejudge.py).
 CREATE TABLE rules (
     id         INTEGER PRIMARY KEY,  -- the version: 1, 2, …
     settings   TEXT NOT NULL CHECK (json_valid(settings)),  -- Rules.to_json(): enabled rules, phrases, limits
@@ -485,8 +486,9 @@ END;
 
 -- The status of each (paragraph, recipe) that has attempts: succeeded (has the accepted answers
 -- the recipe wants), skipped (used up its attempts without them) or pending. The one place the
--- rule is written in SQL (recipes.Recipe.status is its twin for the running engine); derived
--- from the counts and the recipe's budgets, so changing a budget moves paragraphs at once.
+-- rule is written in SQL (Recipe.status in engine/recipes.py is its twin for the running engine,
+-- and tests/test_recipes.py holds the two together); derived from the counts and the recipe's
+-- budgets, so changing a budget moves paragraphs at once.
 CREATE VIEW progress_status AS
 SELECT
     g.paragraph_id,

@@ -153,14 +153,23 @@ def _fields(m: Measured) -> tuple[int, int, int, int]:
 
 
 def scores_for(items: list[Item]) -> dict[str, list[float]]:
-    """Each measure's score of every item (the two models load once, embed in batches)."""
-    from workbench.judge import minilm, wordllama
+    """Each measure's score of every item (the models load once, embed in batches): the meaning
+    check as it ships for each model, and MiniLM's paragraph cosine alone beside it."""
+    from workbench.judge import meaning, minilm
 
     pairs = [(i.original, i.answer) for i in items]
-    return {"minilm": minilm.similarities(pairs), "wordllama": wordllama.similarities(pairs)}
+    return {
+        "minilm": meaning.similarities("minilm", pairs),
+        "minilm_paragraph": minilm.similarities(pairs),
+        "wordllama": meaning.similarities("wordllama", pairs),
+    }
 
 
-MEASURES = {"minilm": "MiniLM (all-MiniLM-L6-v2)", "wordllama": "WordLlama (the old check)"}
+MEASURES = {
+    "minilm": "MiniLM: the paragraphs and the original's sentences (the check)",
+    "minilm_paragraph": "MiniLM, the paragraphs' cosine alone",
+    "wordllama": "WordLlama (the old check)",
+}
 
 
 def report(judged: Judged, books: Sequence[str]) -> tuple[str, dict[str, float]]:
@@ -206,7 +215,7 @@ def report(judged: Judged, books: Sequence[str]) -> tuple[str, dict[str, float]]
                                                            judged.indices([book]))))  # fmt: skip
         say(row("all", threshold, judged.measure(measure, threshold, judged.indices(books))))
         say("")
-        stored = MIN_MEANING[measure]
+        stored = MIN_MEANING.get(measure, threshold)
         say(
             f"At the threshold a job stores for this model, {stored:.2f}, on the free "
             "paraphrases alone (the rewrites a strong model writes):"

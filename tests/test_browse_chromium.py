@@ -125,7 +125,7 @@ def test_review_controls_and_the_calibration_picture_in_a_real_browser(review_db
     assert "Reviewing as <strong>carol</strong>" in dom["review-controls"]
     # The picture: four measures, the thresholds drawn.
     assert dom["calibration"].count('class="wb-picture"') == 4
-    assert ">min_meaning 0.82</text>" in dom["calibration"]
+    assert ">min_meaning 0.74</text>" in dom["calibration"]
 
     # The picture alone, as a file of its own (its styles are inside it).
     with Database(job) as db:

@@ -345,7 +345,7 @@ def test_the_calibration_page_draws_where_the_thresholds_cut(cli, job):
     assert too_short[:6] == ["too_short", "length_ratio", "min_ratio 0.8", "1", "0", "0.22"]
     assert page.count('class="wb-picture"') == 4  # length_ratio, similarity, repetition, meaning
     assert ">min_ratio 0.8</text>" in page and ">max_ratio 2</text>" in page
-    assert ">suggested min_ratio 0.22</text>" in page and ">min_meaning 0.82</text>" in page
+    assert ">suggested min_ratio 0.22</text>" in page and ">min_meaning 0.74</text>" in page
     # Every stored answer is in the top histogram; the one reviewed in the lower one.
     assert "6 answers, 1 reviewed by hand; threshold min_ratio 0.8, max_ratio 2" in page
 

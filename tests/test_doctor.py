@@ -42,7 +42,7 @@ def test_doctor_all_good(cli, fake, tmp_path):
         "✓ meaning    MiniLM (all-MiniLM-L6-v2, a sentence encoder), the job's meaning model, "
         "loaded offline in "
     )
-    assert lines[4].endswith("; meaning_drift rejects under 0.82)")
+    assert lines[4].endswith("; meaning_drift rejects under 0.74)")
     assert fake.requests[0]["max_tokens"] == 16
 
 

@@ -127,16 +127,19 @@ def test_the_meaning_check_on_the_fixed_slice(night_side):
     drifts = night_side.measure(
         "minilm", DEFAULT_MIN_MEANING, night_side.indices(["night-side.txt"], drifts=True)
     )
-    assert (drifts.bad, drifts.bad_accepted) == (40, 16)  # words kept, meaning changed: hard
+    assert (drifts.bad, drifts.bad_accepted) == (40, 17)  # words kept, meaning changed: hard
 
 
 def test_the_threshold_choice_keeps_most_good_answers_at_the_goal(night_side):
+    """The choice is the lowest threshold at which the goal's precision is reached."""
     indices = night_side.indices(["night-side.txt"])
     chosen = night_side.choose("minilm", indices)
-    at = night_side.measure("minilm", chosen, indices)
-    assert (at.precision or 0) >= measure_meaning.GOAL_PRECISION
-    lower = night_side.measure("minilm", chosen - 0.01, indices)
-    assert (lower.precision or 0) < measure_meaning.GOAL_PRECISION  # the lowest that reaches it
+    assert (night_side.measure("minilm", chosen, indices).precision or 0) >= 0.95
+    scores = night_side.scores["minilm"]
+    lower = {round(scores[k], 4) for k in indices if night_side.passes[k]} - {chosen}
+    lower = {threshold for threshold in lower if threshold < chosen}
+    for threshold in lower:
+        assert (night_side.measure("minilm", threshold, indices).precision or 0) < 0.95
 
 
 @needs_corpus

@@ -9,10 +9,15 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from tests.conftest import LAMP, LAMP_PARAPHRASE, assert_one_line_error, ingest_paragraphs
-from workbench.judge import minilm, wordllama
+from tests.conftest import LAMP, assert_one_line_error, ingest_paragraphs
+from workbench.judge import meaning, wordllama
+from workbench.judge.settings import MIN_MEANING
 
 DATA = Path(__file__).resolve().parent / "data"
+
+
+def minilm_meaning(original: str, answer: str) -> float:
+    return meaning.similarity("minilm", original, answer)
 
 
 def stored(db: Path) -> list[tuple]:
@@ -38,8 +43,8 @@ def pairs(db: Path) -> list[tuple[int, str, str, float | None]]:
 def test_a_new_job_judges_meaning_with_minilm(cli, tmp_path):
     ingest_paragraphs(cli, tmp_path, [LAMP])
     rules = json.loads(cli("rules", "--json").stdout)
-    assert (rules["meaning_model"], rules["min_meaning"]) == ("minilm", 0.82)
-    assert "min_meaning 0.82 · MiniLM" in cli("rules").stdout
+    assert (rules["meaning_model"], rules["min_meaning"]) == ("minilm", 0.74)
+    assert "min_meaning 0.74 · MiniLM" in cli("rules").stdout
 
 
 def test_a_job_made_before_minilm_keeps_wordllama_until_its_rules_change(cli, tmp_path):
@@ -54,12 +59,12 @@ def test_a_job_made_before_minilm_keeps_wordllama_until_its_rules_change(cli, tm
     assert result.exit_code == 0, result.stderr
     measured = pairs(db)
     assert measured and all(m is not None for *_, m in measured)
-    for _, original, answer, meaning in measured:
-        assert meaning == pytest.approx(wordllama.similarity(original, answer), abs=1e-4)
+    for _, original, answer, measure in measured:
+        assert measure == pytest.approx(wordllama.similarity(original, answer), abs=1e-4)
     # Switched to MiniLM: every stored answer measured again, offline, nothing sent.
     result = cli("rules", "--meaning-model", "minilm", "--db", db)
     assert result.exit_code == 0, result.stderr
-    assert "meaning_model wordllama → minilm; min_meaning 0.75 → 0.82" in result.stderr
+    assert "meaning_model wordllama → minilm; min_meaning 0.75 → 0.74" in result.stderr
     assert "re-judged" in result.stderr
     # (MiniLM measures the answers that reach meaning_drift: not those a rule before it rejects)
     reached = (
@@ -69,11 +74,11 @@ def test_a_job_made_before_minilm_keeps_wordllama_until_its_rules_change(cli, tm
     )
     remeasured = {id_: (o, a, m) for id_, o, a, m in pairs(db) if m is not None}
     assert {id_ for (id_,) in reached} == set(remeasured)
-    for original, answer, meaning in remeasured.values():
-        assert meaning == pytest.approx(minilm.similarity(original, answer), abs=1e-4)
+    for original, answer, measure in remeasured.values():
+        assert measure == pytest.approx(minilm_meaning(original, answer), abs=1e-4)
     # And back: the old model's threshold comes back with it.
     result = cli("rules", "--meaning-model", "wordllama", "--db", db)
-    assert "meaning_model minilm → wordllama; min_meaning 0.82 → 0.75" in result.stderr
+    assert "meaning_model minilm → wordllama; min_meaning 0.74 → 0.75" in result.stderr
 
 
 def test_a_threshold_given_with_the_model_is_kept(cli, tmp_path):
@@ -98,8 +103,8 @@ def test_minilm_keeps_a_free_paraphrase_that_wordllama_would_not(cli, fake, tmp_
         "brass rod to the wick, and he stood watching the tiny flame grow steady in the sea "
         "wind."
     )
-    assert wordllama.similarity(LAMP, free) < 0.75 <= minilm.similarity(LAMP, LAMP_PARAPHRASE)
-    assert minilm.similarity(LAMP, free) >= 0.82
+    assert wordllama.similarity(LAMP, free) < MIN_MEANING["wordllama"]
+    assert minilm_meaning(LAMP, free) >= MIN_MEANING["minilm"]
     ingest_paragraphs(cli, tmp_path, [LAMP])
     fake.enqueue(free)
     assert cli("run", "--base-url", fake.base_url, "-q").exit_code == 0

@@ -42,7 +42,7 @@ import json
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -374,26 +374,33 @@ class MiniLM:
 
     # --- similarity -----------------------------------------------------------------------
 
+    def vectors(self, texts: Iterable[str], kept: Container[str] = ()) -> dict[str, F32]:
+        """Each text's unit vector. Those in `kept` (originals, which a job scores many answers
+        against) stay embedded in a bounded cache, and come from it when they are there."""
+        wanted = list(dict.fromkeys(texts))
+        found: dict[str, F32] = {}
+        with self._cache_lock:
+            for text in wanted:
+                if text in self._cache:
+                    self._cache.move_to_end(text)
+                    found[text] = self._cache[text]
+        missing = [text for text in wanted if text not in found]
+        if missing:
+            found.update(zip(missing, self.embed(missing), strict=True))
+            with self._cache_lock:
+                for text in missing:
+                    if text in kept:
+                        self._cache[text] = found[text]
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return found
+
     def similarities(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
         """Cosine similarity of each (original, answer); 0.0 when either is blank. Originals stay
         embedded in a bounded cache, since a job scores many answers against each one."""
         scored = [(o, a) for o, a in pairs if o.strip() and a.strip()]
-        originals = list(dict.fromkeys(o for o, _ in scored))
-        vectors: dict[str, F32] = {}
-        with self._cache_lock:
-            for text in originals:
-                if text in self._cache:
-                    self._cache.move_to_end(text)
-                    vectors[text] = self._cache[text]
-        missing = [t for t in dict.fromkeys(t for pair in scored for t in pair) if t not in vectors]
-        if missing:
-            vectors.update(zip(missing, self.embed(missing), strict=True))
-            with self._cache_lock:
-                for text in originals:
-                    self._cache[text] = vectors[text]
-                    self._cache.move_to_end(text)
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
+        originals = {o for o, _ in scored}
+        vectors = self.vectors((t for pair in scored for t in pair), kept=originals)
         return [
             _unit_range(float(numpy.dot(vectors[o], vectors[a])))
             if o.strip() and a.strip()
