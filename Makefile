@@ -38,10 +38,13 @@ bench: $(VENV)/.installed
 CORPUS ?= ../shared/corpus
 measure: $(VENV)/.installed
 	{ echo "# Rules measured on the labelled answers"; echo; \
-	  echo "Written by \`make measure\` (benchmarks/measure_rules.py, then measure_meaning.py)."; \
+	  echo "Written by \`make measure\` (benchmarks/measure_rules.py, measure_meaning.py and"; \
+	  echo "measure_combinations.py) at commit $$(git rev-parse --short HEAD 2>/dev/null)."; \
 	  echo; WORKBENCH_CORPUS=$(CORPUS) $(PY) benchmarks/measure_rules.py; echo; \
 	  echo "## The meaning check across books"; echo; \
-	  WORKBENCH_CORPUS=$(CORPUS) $(PY) benchmarks/measure_meaning.py; } > benchmarks/MEASURED.md
+	  WORKBENCH_CORPUS=$(CORPUS) $(PY) benchmarks/measure_meaning.py; echo; \
+	  echo "## Measures combined, held out the same way"; echo; \
+	  WORKBENCH_CORPUS=$(CORPUS) $(PY) benchmarks/measure_combinations.py; } > benchmarks/MEASURED.md
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
