@@ -56,8 +56,7 @@ def rules(
 
     The rules are shared by every recipe. Each change is a new version; the verdicts it replaces are kept.
     """
-    from workbench.engine.runs import close_dead_runs
-    from workbench.judge.rejudge import settle_rules
+    from workbench.engine.rules_change import change_rules
     from workbench.judge.versions import format_rules, job_rules
 
     changes = rule_changes(
@@ -71,9 +70,7 @@ def rules(
         if changes.asks_nothing:
             version = job_rules(database)
         else:
-            with database.atomic():
-                close_dead_runs(database)  # a live run judges with the rules it started with
-                settled = settle_rules(database, changes.apply(job_rules(database).rules))
+            settled = change_rules(database, changes)
             for line in settled.describe() or [f"rules unchanged (v{settled.version})"]:
                 typer.echo(line, err=True)
             version = job_rules(database)

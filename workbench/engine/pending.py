@@ -59,6 +59,11 @@ def pending_work(
     return items
 
 
+def has_pending(db: Database, recipe: Recipe, rules: Rules) -> bool:
+    """Whether `recipe` has a paragraph to work (a recipe not stored yet: any paragraph)."""
+    return bool(pending_work(db, recipe, rules, limit=1))
+
+
 def _accepted_answers(
     db: Database, recipe: Recipe, rules: Rules, ids: list[int]
 ) -> dict[int, list[tuple[Awaiting, bool]]]:

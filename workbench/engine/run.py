@@ -1,10 +1,10 @@
 """Run: work the pending paragraphs of one recipe, keeping --concurrency requests in flight.
 
-Before anything is sent, in one transaction: the job's rules are settled (a change adds a
-version and judges every stored answer again), the recipe's budgets are stored, and the server
-is asked whether it has the recipe's model; a new recipe is stored with the model the server
-named. If the server cannot be used, that transaction is rolled back and the database is as it
-was.
+Before anything is sent, the server is started (the embedded one) and asked whether it has the
+recipe's model, outside any transaction; then in one short transaction the job's rules are
+settled (a change adds a version and judges every stored answer again), the recipe's budgets
+are stored, a new recipe is stored with the model the server named, and the run is inserted. If
+the server cannot be used, nothing was written.
 
 Then one thread per request slot, each with its own requests.Session, works whole paragraphs
 through the retry policies; the calling thread is the only one that writes to the database, and
@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from workbench.engine.pending import pending_work
+from workbench.engine.pending import has_pending, pending_work
 from workbench.engine.recipes import (
     Recipe,
     RecipePlan,
@@ -54,7 +54,7 @@ from workbench.errors import (
 )
 from workbench.judge.changes import RuleChanges
 from workbench.judge.checks import check_row
-from workbench.judge.rejudge import settle_rules
+from workbench.judge.rejudge import prepare_settling, settle_rules
 from workbench.judge.settings import Rules
 from workbench.judge.versions import job_rules
 from workbench.llm.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, Server, check_base_url
@@ -68,6 +68,7 @@ from workbench.store.attempts import (
     update_verdicts,
 )
 from workbench.store.states import Outcome, RunStatus, Status
+from workbench.store.transactions import transaction
 
 DEFAULT_CONCURRENCY = 4  # LM Studio serves 4 predictions in parallel by default
 
@@ -215,31 +216,43 @@ def run(
     finished are committed.
     """
     plan = plan_recipe(db, recipe_name, given or {})
-    rules = (changes or RuleChanges()).apply(job_rules(db).rules)
+    stored_rules = job_rules(db)
+    rules = (changes or RuleChanges()).apply(stored_rules.rules)
+    # Without a change to the job, a finished job needs no server: say so before asking one.
+    changing = plan.stored is None or bool(plan.budget_changes) or rules != stored_rules.rules
+    if not (changing or stored_rules.id is None) and not has_pending(db, plan.recipe, rules):
+        return RunSummary(None, plan.recipe)
+    prepare_settling(db, rules)  # a model to load for judging again: before the transaction
     with ExitStack() as stack:
-        with db.atomic():  # the job's changes and the run's start commit together, or not at all
+        # The slow part first, outside any transaction: start the server, ask it what it has.
+        base_url = stack.enter_context(serve(options.concurrency)) if serve else options.base_url
+        server = Server(base_url, api_key=api_key, timeout=options.timeout)
+        model = resolve_model(
+            server, plan.recipe, given=plan.stored is None and "model" in plan.given
+        )
+        judge_server = _check_servers(
+            server, replace(plan.recipe, model=model), rules, options, api_key
+        )
+        with transaction(
+            db
+        ):  # the job's changes and the run's start commit together, or not at all
             close_dead_runs(db)
             settled = settle_rules(db, rules)
             notes = settled.describe()
+            # Planned again inside: another process may have stored the recipe meanwhile.
+            plan = plan_recipe(db, recipe_name, given or {})
             recipe = plan.recipe
             if plan.budget_changes:
                 notes.append(_store_budgets(db, plan))
-            work = pending_work(db, recipe, settled.rules, options.limit)
-            if not work:
-                return RunSummary(None, recipe, notes)
-            base_url = (
-                stack.enter_context(serve(options.concurrency)) if serve else options.base_url
-            )
-            server = Server(base_url, api_key=api_key, timeout=options.timeout)
-            model = resolve_model(
-                server, recipe, given=plan.stored is None and "model" in plan.given
-            )
             if plan.stored is None:
                 recipe = save_recipe(db, replace(recipe, model=model))
                 notes.append(_new_recipe_note(plan, recipe))
+            work = pending_work(db, recipe, settled.rules, options.limit)
+            if not work:
+                return RunSummary(None, recipe, notes)
             slot = Slot(
-                server, _check_servers(server, recipe, settled.rules, options, api_key), recipe,
-                settled.rules, options.retries, options.backoff, threading.Event(),
+                server, judge_server, recipe, settled.rules, options.retries, options.backoff,
+                threading.Event(),
             )  # fmt: skip
             assert recipe.id is not None
             settings = asdict(replace(options, base_url=base_url))
@@ -417,7 +430,7 @@ def _record(
 ) -> None:
     """Commit one attempt, or the verdict a check settled, with the checks sent about it (the
     paragraph's status follows)."""
-    with db.atomic():
+    with transaction(db):
         if isinstance(event, AttemptEvent):
             c, v = event.completion, event.verdict
             verdict = (

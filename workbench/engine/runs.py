@@ -18,6 +18,7 @@ from sqlite_utils import Database
 from workbench.errors import WorkbenchError
 from workbench.store.states import RunStatus
 from workbench.store.times import utc_now
+from workbench.store.transactions import transaction
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ def start_run(
 
 
 def end_run(db: Database, run: RunRow, status: RunStatus, message: str | None) -> None:
-    with db.atomic():
+    with transaction(db):
         db.execute(
             "UPDATE runs SET status = ?, ended_at = ?, message = ? WHERE id = ?",
             [status, utc_now(), message, run.id],
@@ -77,7 +78,7 @@ def close_dead_runs(db: Database) -> None:
                 f"run #{run_id} (process {pid}) is still working on this database; "
                 "wait for it to finish or stop it first"
             )
-        with db.atomic():
+        with transaction(db):
             db.execute(
                 """
                 UPDATE runs SET status = ?,

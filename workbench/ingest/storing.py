@@ -16,6 +16,7 @@ from sqlite_utils import Database
 from workbench.ingest.book import Section
 from workbench.ingest.sources import DEFAULT_MIN_WORDS, SourceText
 from workbench.store.times import utc_now
+from workbench.store.transactions import transaction
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def ingest(
     db: Database, sources: list[SourceText], *, min_words: int = DEFAULT_MIN_WORDS
 ) -> list[IngestResult]:
     """Store the paragraphs not stored yet of sources read by read_sources, in one transaction."""
-    with db.atomic():
+    with transaction(db):
         return [_store(db, source, min_words) for source in sources]
 
 
