@@ -175,6 +175,11 @@ def test_a_fresh_database_is_marked_and_complete(cli, book, db_path):
             ("table", "progress"),
             ("table", "tallies"),
             ("table", "checks"),
+            ("table", "run_servers"),
+            ("table", "server_tallies"),
+            ("table", "claims"),
+            ("table", "batches"),
+            ("table", "batch_requests"),
             *(
                 ("table", f"{table}_fts{part}")
                 for table in ("paragraphs", "attempts")

@@ -77,9 +77,18 @@ def test_truncated_when_finish_reason_is_length():
     )
 
 
-@pytest.mark.parametrize("finish_reason", [None, "stop", "eos", "content_filter"])
-def test_only_length_means_truncated(finish_reason):
+@pytest.mark.parametrize("finish_reason", [None, "stop", "eos"])
+def test_only_length_and_content_filter_mean_truncated(finish_reason):
     assert validate(TEN, words(10, "out"), finish_reason) is None
+
+
+def test_a_filtered_answer_is_not_a_paraphrase():
+    """A provider's content filter stopped (or blanked) it: whatever is left is not the model's
+    paraphrase, so it is rejected however well it reads."""
+    assert validate(TEN, words(10, "out"), "content_filter") == Rejection(
+        "truncated",
+        "the server's content filter stopped the answer (finish_reason: content_filter)",
+    )
 
 
 def test_empty_answer():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlite_utils import Database
 
-from workbench.engine.runs import close_dead_runs
+from workbench.engine.runs import close_dead_runs, refuse_while_live
 from workbench.judge.changes import RuleChanges
 from workbench.judge.rejudge import RulesSettled, prepare_settling, settle_rules
 from workbench.judge.versions import job_rules
@@ -20,5 +20,5 @@ def change_rules(db: Database, changes: RuleChanges) -> RulesSettled:
     """Apply `changes` to the job's rules and judge every stored answer again."""
     prepare_settling(db, changes.apply(job_rules(db).rules))
     with transaction(db):
-        close_dead_runs(db)
+        refuse_while_live(close_dead_runs(db), "a rules change would change how they judge")
         return settle_rules(db, changes.apply(job_rules(db).rules))

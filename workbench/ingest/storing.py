@@ -128,16 +128,17 @@ def _store(db: Database, source: SourceText, min_words: int) -> IngestResult:
     conn.executemany("UPDATE paragraphs SET position = ? WHERE id = ?", moved)
     conn.executemany("UPDATE paragraphs SET text = ? WHERE id = ?", respaced)
     conn.executemany("UPDATE paragraphs SET section_id = ? WHERE id = ?", resectioned)
-    # Paragraphs edited out of the file are forgotten unless they were sent: attempts are history.
-    # Those kept are in no section any more.
+    # Paragraphs edited out of the file are forgotten unless they were sent (attempts are
+    # history) or are being worked (claimed by a run or a batch). Those kept are in no section.
     present = {(p.sha256, p.occurrence) for p in source.paragraphs}
     removed = 0
     for key, (paragraph_id, *_) in known.items():
         if key not in present:
             removed += db.execute(
                 "DELETE FROM paragraphs WHERE id = ? "
-                "AND NOT EXISTS (SELECT 1 FROM attempts WHERE paragraph_id = ?)",
-                [paragraph_id, paragraph_id],
+                "AND NOT EXISTS (SELECT 1 FROM attempts WHERE paragraph_id = ?) "
+                "AND NOT EXISTS (SELECT 1 FROM claims WHERE paragraph_id = ?)",
+                [paragraph_id, paragraph_id, paragraph_id],
             ).rowcount
             db.execute(
                 "UPDATE paragraphs SET section_id = NULL WHERE id = ? AND section_id IS NOT NULL",

@@ -73,6 +73,10 @@ class Rule:
 def truncated(answer: Answer, rules: Rules) -> str | None:
     if answer.finish_reason == "length":
         return "the server cut the answer off at max_tokens (finish_reason: length)"
+    # A provider's filter stopped or blanked the answer: what is left is not the model's
+    # paraphrase of the paragraph, however well it reads, so it never becomes a pair.
+    if answer.finish_reason == "content_filter":
+        return "the server's content filter stopped the answer (finish_reason: content_filter)"
     return None
 
 

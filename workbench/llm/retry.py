@@ -1,13 +1,13 @@
-"""The two retry policies of a run, declared with tenacity.
+"""The transport retry policy of a run, declared with tenacity.
 
-- Transport: a request that got no usable answer (connection error, timeout, HTTP 429 or 5xx,
-  a body that is not the expected JSON) is sent again after an exponential, jittered wait, up
-  to --retries times. These failures never use up a paragraph's validation attempts.
-- Validation: a paragraph is asked for again at once, until it has the accepted answers its
-  recipe wants (--outputs) or has had all the validated answers the recipe allows
-  (--max-attempts per wanted output, across runs: a resumed paragraph gets only the rest).
+A request that got no usable answer (connection error, timeout, HTTP 429 or 5xx, a body that is
+not the expected JSON, an event stream cut short) is sent again after an exponential, jittered
+wait, never shorter than the server's Retry-After (up to MAX_BACKOFF), up to --retries times.
+These failures never use up a paragraph's validation attempts: asking a paragraph again after a
+rejected answer is the worker's own plain loop (engine/worker.py).
 
-Any other HTTP 4xx is not retried: it means the request itself is wrong (unknown model, bad key).
+Any other HTTP 4xx is not retried: it means the request itself is wrong (unknown model, bad key);
+nor is a request the HTTP client cannot even send (an invalid URL or header, a redirect loop).
 """
 
 from __future__ import annotations
@@ -20,15 +20,13 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception_type,
-    retry_if_result,
     stop_after_attempt,
     stop_when_event_set,
     wait_exponential,
-    wait_none,
     wait_random,
 )
 
-from workbench.llm.client import Call
+from workbench.llm.client import UNSENDABLE, Call
 
 DEFAULT_RETRIES = 8  # with the default backoff: about 4 minutes of a dead server before giving up
 DEFAULT_BACKOFF = 1.0  # seconds before the first retry; doubles each time
@@ -51,15 +49,19 @@ class TransientFailure(Exception):
 
 
 class RequestRefused(Exception):
-    """The server refused the request itself (HTTP 4xx other than 429): asking again won't help."""
+    """The server refused the request itself (HTTP 4xx other than 429), or it could not be sent
+    at all: asking again won't help."""
 
     def __init__(self, reply: Call) -> None:
-        super().__init__(f"HTTP {reply.http_status}: {reply.error_detail}")
+        what = f"HTTP {reply.http_status}" if reply.http_status is not None else reply.error
+        super().__init__(f"{what}: {reply.error_detail}")
         self.reply = reply
 
 
 def is_transient(reply: Call) -> bool:
     """Whether a failed request may succeed if sent again."""
+    if reply.error in UNSENDABLE:
+        return False  # the client could not send it: it never will
     status = reply.http_status
     if status is None or status == 200:
         return True  # connection error, timeout, or a 200 with a body we could not use
@@ -109,20 +111,4 @@ def transport_policy(
         retry=retry_if_exception_type(TransientFailure),
         sleep=sleep or sleep_on_stop,
         reraise=True,
-    )
-
-
-def validation_policy(attempts: int, *, stop: threading.Event | None = None) -> Retrying:
-    """Ask again at once until the wrapped call says the paragraph is done, `attempts` times at
-    most: it returns True when the paragraph has the answers it wants (or no attempts left).
-
-    At the end the last result is returned rather than raised: a paragraph that used up its
-    attempts is an outcome, not an error.
-    """
-    stop = stop or threading.Event()
-    return Retrying(
-        stop=stop_after_attempt(attempts) | stop_when_event_set(stop),
-        wait=wait_none(),
-        retry=retry_if_result(lambda done: not done),
-        retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
     )

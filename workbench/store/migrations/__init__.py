@@ -22,6 +22,7 @@ from workbench.store.migrations import (
     m005_pairs_with_sections,
     m006_measures_and_checks,
     m007_search,
+    m010_runners_servers_batches,
 )
 
 # In the order they apply; their names sort in the same order.
@@ -33,6 +34,7 @@ STEPS: tuple[ModuleType, ...] = (
     m005_pairs_with_sections,
     m006_measures_and_checks,
     m007_search,
+    m010_runners_servers_batches,
 )
 
 MIGRATIONS = Migrations("workbench")
