@@ -9,8 +9,10 @@ predictions. Embeddings are a hashed bag of words unless scripted (`enqueue_embe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
 import threading
 import time
 import zlib
@@ -72,7 +74,8 @@ class FakeServer:
         self.max_in_flight = 0
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(slots) if slots else None
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._connections: set[Any] = set()  # open client sockets, for kill()
+        self._httpd = _Quiet(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -107,6 +110,16 @@ class FakeServer:
         if self._thread:
             self._thread.join()
 
+    def kill(self) -> None:
+        """Stop as a server that dies does: no new connections, and the open ones (keep-alive
+        and in flight) reset."""
+        self.stop()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
     def __enter__(self) -> FakeServer:
         return self.start()
 
@@ -124,6 +137,11 @@ class FakeServer:
         if self.responder:
             return self.responder(body, call)
         return Reply()
+
+
+class _Quiet(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-answer (the point of some tests) is no error here."""
 
 
 def _user_message(body: dict[str, Any]) -> str:
@@ -198,6 +216,17 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
+
+        def setup(self) -> None:
+            super().setup()
+            with server._lock:
+                server._connections.add(self.connection)
+
+        def finish(self) -> None:
+            with server._lock:
+                server._connections.discard(self.connection)
+            with contextlib.suppress(OSError):
+                super().finish()
 
         def _send(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
             data = body.encode("utf-8")

@@ -14,7 +14,6 @@ from workbench.cli.options import (
     ApiKeyOption,
     BannedPhraseOption,
     BannedPhrasesFileOption,
-    BaseUrlOption,
     DbOption,
     DisableRuleOption,
     EmbeddingsModelOption,
@@ -74,7 +73,16 @@ def run(
     disable_rule: DisableRuleOption = None,
     enable_rule: EnableRuleOption = None,
     notebook_rules: NotebookRulesOption = False,
-    base_url: BaseUrlOption = DEFAULT_BASE_URL,
+    base_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar="WORKBENCH_BASE_URL",
+            help="OpenAI-compatible API: LM Studio, llama.cpp server, Ollama (…/v1), vLLM. "
+            "Give it once per server to spread the work over several; URL#N takes N requests "
+            f"at once there (else --concurrency). [default: {DEFAULT_BASE_URL}]",
+            show_default=False,
+        ),
+    ] = None,
     judge_base_url: Annotated[
         str | None,
         typer.Option(
@@ -85,7 +93,7 @@ def run(
     ] = None,
     api_key: ApiKeyOption = None,
     concurrency: Annotated[
-        int, typer.Option(help="Requests in flight at once.")
+        int, typer.Option(help="Requests in flight at once, per server (unless URL#N).")
     ] = DEFAULT_CONCURRENCY,
     limit: Annotated[
         int | None, typer.Option(help="Work at most this many paragraphs in this run.")
@@ -146,8 +154,8 @@ def run(
         embeddings_model=embeddings_model, judge=judge, judge_model=judge_model,
     )  # fmt: skip
     options = RunOptions(
-        base_url=base_url, concurrency=concurrency, limit=limit, timeout=timeout,
-        retries=retries, backoff=backoff, judge_base_url=judge_base_url,
+        base_url=tuple(base_url or [DEFAULT_BASE_URL]), concurrency=concurrency, limit=limit,
+        timeout=timeout, retries=retries, backoff=backoff, judge_base_url=judge_base_url,
     )  # fmt: skip
     progress = Progress(quiet)
     serve = _embedded(gguf, quiet) if embedded or gguf is not None else None
@@ -156,6 +164,7 @@ def run(
             summary = run_job(
                 database, options, recipe_name=recipe, given=given, changes=changes, api_key=api_key,
                 serve=serve, on_start=progress.start, on_event=progress.event,
+                on_notice=progress.notice,
             )  # fmt: skip
         except KeyboardInterrupt:
             fail_interrupted("Interrupted before the run started: nothing changed.")

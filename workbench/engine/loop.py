@@ -36,6 +36,7 @@ from workbench.engine.worker import (
     CheckedEvent,
     Event,
     Finished,
+    Notice,
     Slot,
     StopRun,
     worker,
@@ -192,17 +193,20 @@ def work(
     feeder: Feeder,
     first: list[WorkItem],
     summary: RunSummary,
-    concurrency: int,
     flags: Flags,
     *,
     on_event: OnEvent | None,
+    on_notice: Callable[[str], None] | None = None,
 ) -> RunSummary:
-    """Work the run to its end with `concurrency` workers; close it and say what it did.
+    """Work the run to its end with a worker per request its servers take at once; close it
+    and say what it did.
 
     Raises ServerRefused or ServerFailing when the server stops the run (the run row says so
     first); a bug in a worker keeps its traceback."""
     todo: queue.Queue[WorkItem | None] = queue.Queue()
     events: queue.Queue[Event] = queue.Queue()
+    slot.pool.notify = lambda line: events.put(Notice(line))  # said by the writer, in order
+    concurrency = slot.pool.concurrency
     for item in first:
         todo.put(item)
     workers = [
@@ -240,7 +244,7 @@ def work(
                 failure = failure or event.error
                 flags.stop.set()
             else:
-                _handle(db, run, event, summary, on_event)
+                _handle(db, run, event, summary, on_event, on_notice)
     except Exception as e:  # a bug, or the database locked for too long: close the run first
         flags.stop.set()
         _close(db, run, RunStatus.FAILED, f"workbench crashed: {e!r}", summary, events)
@@ -262,11 +266,19 @@ def work(
 
 
 def _handle(
-    db: Database, run: RunRow, event: Event, summary: RunSummary, on_event: OnEvent | None
+    db: Database,
+    run: RunRow,
+    event: Event,
+    summary: RunSummary,
+    on_event: OnEvent | None,
+    on_notice: Callable[[str], None] | None,
 ) -> None:
     if isinstance(event, Finished):
         with transaction(db):
             release(db, run.id, run.recipe_id, [event.paragraph_id])
+    elif isinstance(event, Notice):
+        if on_notice:
+            on_notice(event.line)
     elif (
         isinstance(event, AttemptEvent | CheckedEvent)
         and _record(db, run, event, summary)

@@ -34,6 +34,7 @@ from workbench.engine.recipes import (
     verdict_counts,
 )
 from workbench.engine.runs import RunRow, close_dead_runs, end_run, refuse_while_live, start_run
+from workbench.engine.servers import open_pool
 from workbench.engine.worker import Slot
 from workbench.errors import ServerUnreachable, SettingError, WorkbenchError
 from workbench.judge.answer import OFFLINE
@@ -48,6 +49,7 @@ from workbench.llm.client import (
     check_api_key,
     check_base_url,
 )
+from workbench.llm.pool import Pool, parse_server
 from workbench.llm.retry import DEFAULT_BACKOFF, DEFAULT_RETRIES
 from workbench.store.states import RunStatus, Status
 from workbench.store.transactions import transaction
@@ -60,13 +62,14 @@ class RunOptions:
     """A run's own options: where the server is and how hard to work it. Never part of a
     recipe; stored as JSON on the run's row (the API key is not one of them)."""
 
-    base_url: str = DEFAULT_BASE_URL
-    concurrency: int = DEFAULT_CONCURRENCY
+    # The servers, each `URL` or `URL#N` (N requests in flight there; --concurrency else).
+    base_url: tuple[str, ...] = (DEFAULT_BASE_URL,)
+    concurrency: int = DEFAULT_CONCURRENCY  # per server
     limit: int | None = None
     timeout: float = DEFAULT_TIMEOUT
     retries: int = DEFAULT_RETRIES
     backoff: float = DEFAULT_BACKOFF
-    judge_base_url: str | None = None  # where the judge rule asks; None: the run's server
+    judge_base_url: str | None = None  # where the judge rule asks; None: the first server
 
     def __post_init__(self) -> None:
         for name, least in (("concurrency", 1), ("retries", 0)):
@@ -76,9 +79,19 @@ class RunOptions:
             raise SettingError("{limit} must be at least 1")
         if self.timeout <= 0 or self.backoff < 0:
             raise SettingError("{timeout} must be above 0 and {backoff} at least 0")
-        check_base_url(self.base_url)
+        if not self.base_url:
+            raise SettingError("{base_url} names no server")
+        urls = [url for url, _ in self.servers]
+        for url in urls:
+            if urls.count(url) > 1:
+                raise SettingError("{base_url} {url!r} is given twice", url=url)
         if self.judge_base_url is not None:
             check_base_url(self.judge_base_url, "judge_base_url")
+
+    @property
+    def servers(self) -> list[tuple[str, int]]:
+        """Each server's base URL and the requests in flight it takes."""
+        return [parse_server(text, self.concurrency) for text in self.base_url]
 
 
 # Starts a server for the run (the embedded model) given the slots wanted; yields its base URL.
@@ -92,35 +105,8 @@ class RunStart:
     run_id: int
     recipe: Recipe
     paragraphs: int
-    notes: list[str]  # rules changed, answers re-judged, budgets moved, a recipe made
-
-
-def resolve_model(server: Server, recipe: Recipe, *, given: bool = False) -> str:
-    """The model to ask for: the recipe's, which the server must list, or the first it lists
-    for a job's first recipe. `given`: the model came from --model, not from a stored recipe.
-
-    This is also the pre-flight check that the server is up, before any paragraph is touched.
-    """
-    models = server.list_models()
-    if recipe.model is None:
-        if not models:
-            raise ServerUnreachable(
-                f"{server.base_url} lists no models: load one (LM Studio: Developer tab) "
-                "or pass --model"
-            )
-        return models[0]
-    if models and recipe.model not in models:
-        if given:
-            raise ServerUnreachable(
-                f"model {recipe.model!r} is not loaded at {server.base_url}; "
-                f"it has: {', '.join(models)}"
-            )
-        raise ServerUnreachable(
-            f"recipe {recipe.name!r} asks model {recipe.model!r}, which {server.base_url} does "
-            f"not list (it has: {', '.join(models)}): load {recipe.model!r} there, or ask "
-            f"another model under a new recipe: --recipe NAME --model {models[0]}"
-        )
-    return recipe.model
+    notes: list[str]  # servers left out, rules changed, answers re-judged, budgets moved, …
+    in_flight: int = 1  # requests in flight at once, over all its servers
 
 
 def run(
@@ -134,6 +120,7 @@ def run(
     serve: Serve | None = None,
     on_start: Callable[[RunStart], None] | None = None,
     on_event: OnEvent | None = None,
+    on_notice: Callable[[str], None] | None = None,
 ) -> RunSummary:
     """Work the pending paragraphs of a recipe (the current one unless named), and say what
     happened.
@@ -141,7 +128,8 @@ def run(
     `given` are recipe settings (a new recipe's, or budgets of a stored one; a setting that
     contradicts a stored recipe is refused before anything is stored or sent); `changes` change
     the job's rules first (judging stored answers again). `serve`, when given, starts the
-    server to use instead of `options.base_url`. Raises ServerUnreachable with the database
+    server to use instead of `options.base_url`. `on_notice` hears a server leave or come back
+    to the rotation. Raises ServerUnreachable with the database
     unchanged, and ServerRefused or ServerFailing when the server stops the run (the run row
     says so first). Ctrl-C ends the run with status "interrupted" once the attempts already
     finished are committed.
@@ -156,33 +144,39 @@ def run(
         return RunSummary(None, plan.recipe)
     prepare_settling(db, rules)  # a model to load for judging again: before the transaction
     with ExitStack() as stack:
-        # The slow part first, outside any transaction: start the server, ask it what it has.
-        base_url = stack.enter_context(serve(options.concurrency)) if serve else options.base_url
-        server = Server(base_url, api_key=api_key, timeout=options.timeout)
-        model = resolve_model(
-            server, plan.recipe, given=plan.stored is None and "model" in plan.given
+        # The slow part first, outside any transaction: start the server, ask them what they
+        # have (all at once).
+        specs = (
+            [(stack.enter_context(serve(options.concurrency)), options.concurrency)]
+            if serve
+            else options.servers
         )
+        pool, server_notes = open_pool(
+            specs, plan.recipe, given=plan.stored is None and "model" in plan.given,
+            api_key=api_key, timeout=options.timeout,
+        )  # fmt: skip
         judge_server = _check_servers(
-            server, replace(plan.recipe, model=model), rules, options, api_key
+            pool.primary, replace(plan.recipe, model=pool.model), rules, options, api_key
         )
         flags = Flags()
         with ctrl_c_sets(flags):  # from here on Ctrl-C only sets flags: the run row is closed
-            started = _start(db, options, recipe_name, given or {}, rules, model, base_url)
+            started = _start(db, options, recipe_name, given or {}, rules, pool)
             if isinstance(started, RunSummary):
                 return started
             run, recipe, settled, first, notes = started
+            notes = server_notes + notes
             slot = Slot(
-                server, judge_server, recipe, settled.rules, options.retries, options.backoff,
+                pool, judge_server, recipe, settled.rules, options.retries, options.backoff,
                 flags.stop,
             )  # fmt: skip
             feeder = Feeder(db, run, recipe, settled.rules, options.limit)
             items = feeder.take(first)
             summary = RunSummary(run.id, recipe, notes, RunStatus.RUNNING)
             if on_start:
-                total = count_work(db, recipe, settled.rules) + len(items)
+                total = count_work(db, recipe, settled.rules)  # those it claimed included
                 if options.limit is not None:
                     total = min(total, options.limit)
-                on_start(RunStart(run.id, recipe, total, notes))
+                on_start(RunStart(run.id, recipe, total, notes, pool.concurrency))
             if flags.interrupted.is_set():  # Ctrl-C while it started
                 end_run(db, run, RunStatus.INTERRUPTED, "interrupted by the user")
                 summary.status = RunStatus.INTERRUPTED
@@ -193,8 +187,9 @@ def run(
                     target=_load_meaning, args=(settled.rules,), name="workbench-meaning",
                     daemon=True,
                 ).start()  # fmt: skip
-            return work(db, slot, run, feeder, items, summary, options.concurrency, flags,
-                        on_event=on_event)  # fmt: skip
+            with pool:
+                return work(db, slot, run, feeder, items, summary, flags,
+                            on_event=on_event, on_notice=on_notice)  # fmt: skip
     raise AssertionError("unreachable")  # pragma: no cover  (ExitStack does not swallow)
 
 
@@ -204,8 +199,7 @@ def _start(
     recipe_name: str | None,
     given: dict[str, Any],
     rules: Rules,
-    model: str,
-    base_url: str,
+    pool: Pool,
 ) -> tuple[RunRow, Recipe, RulesSettled, list[Place], list[str]] | RunSummary:
     """In one transaction: the job's changes, the run's row and its first claims; or what there
     is to say when there is nothing to do (the job's changes committed)."""
@@ -225,18 +219,17 @@ def _start(
             )
             notes.append(_store_budgets(db, plan))
         if plan.stored is None:
-            recipe = save_recipe(db, replace(recipe, model=model))
+            recipe = save_recipe(db, replace(recipe, model=pool.model))
             notes.append(_new_recipe_note(plan, recipe))
         if not has_pending(db, recipe, settled.rules):
             return RunSummary(None, recipe, notes)
         assert recipe.id is not None
-        settings = asdict(replace(options, base_url=base_url))
-        count = 2 * options.concurrency
+        servers = [(member.base_url, member.concurrency) for member in pool.members]
+        settings = asdict(replace(options, base_url=tuple(f"{url}#{n}" for url, n in servers)))
+        count = 2 * pool.concurrency
         try:
             with transaction(db):  # a savepoint: the run's row goes if it finds nothing to claim
-                run = start_run(
-                    db, recipe.id, settled.version, [(base_url, options.concurrency)], settings
-                )
+                run = start_run(db, recipe.id, settled.version, servers, settings)
                 first = claim_now(
                     db, run.id, recipe.id, awaiting_condition(settled.rules), START,
                     count if options.limit is None else min(count, options.limit),

@@ -17,14 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
-
 from workbench.engine.pending import WorkItem
 from workbench.engine.recipes import Recipe
 from workbench.judge.checks import CheckCall, ServerChecker
 from workbench.judge.settings import Rules
 from workbench.judge.verdict import Verdict, judge
 from workbench.llm.client import Completion, Server
+from workbench.llm.pool import Member, Pool, Sessions
 from workbench.llm.retry import (
     RequestRefused,
     Stopped,
@@ -81,6 +80,13 @@ class CheckedEvent:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """A line to show: a server left the rotation, or came back."""
+
+    line: str
+
+
+@dataclass(frozen=True)
 class Finished:
     """A worker is done with a paragraph (settled, or left pending by a stop): its claim can go."""
 
@@ -94,15 +100,15 @@ class StopRun:
     error: BaseException
 
 
-Event = AttemptEvent | CheckedEvent | Finished | StopRun | None  # None: a worker has finished
+Event = AttemptEvent | CheckedEvent | Finished | Notice | StopRun | None  # None: a worker ended
 
 
 @dataclass(frozen=True)
 class Slot:
     """What every worker of a run shares."""
 
-    server: Server
-    judge_server: Server
+    pool: Pool  # the servers answers are asked of
+    judge_server: Server  # where the judge rule asks
     recipe: Recipe
     rules: Rules
     retries: int
@@ -115,9 +121,10 @@ def worker(slot: Slot, todo: queue.Queue[WorkItem | None], events: queue.Queue[E
     `events`."""
     assert slot.recipe.model is not None
     checker = ServerChecker(
-        slot.server, slot.judge_server, slot.recipe.model,
+        slot.pool.primary, slot.judge_server, slot.recipe.model,
         retries=slot.retries, backoff=slot.backoff, stop=slot.stop,
     )  # fmt: skip
+    sessions = Sessions()
     try:
         while not slot.stop.is_set():
             try:
@@ -128,18 +135,23 @@ def worker(slot: Slot, todo: queue.Queue[WorkItem | None], events: queue.Queue[E
                 break
             try:
                 with contextlib.suppress(Stopped):  # the paragraph stays pending for later
-                    work_paragraph(slot, checker, item, events.put)
+                    work_paragraph(slot, checker, sessions, item, events.put)
             finally:
                 events.put(Finished(item.paragraph_id))
     except BaseException as e:
         events.put(StopRun(e))
     finally:
         checker.close()
+        sessions.close()
         events.put(None)
 
 
 def work_paragraph(
-    slot: Slot, checker: ServerChecker, item: WorkItem, emit: Callable[[Any], None]
+    slot: Slot,
+    checker: ServerChecker,
+    sessions: Sessions,
+    item: WorkItem,
+    emit: Callable[[Any], None],
 ) -> None:
     """Settle the paragraph's awaiting answers, then ask until it has the answers the recipe
     wants or no attempts left: a plain loop over validated answers, each request sent through
@@ -171,7 +183,7 @@ def work_paragraph(
         body = recipe.request_body(
             item.text, item.word_count, max_ratio=rules.max_ratio, previous=previous, rng=rng
         )
-        completion = send(slot, checker.session, body, item.paragraph_id, emit)
+        completion = send(slot, sessions, body, item.paragraph_id, emit)
         try:
             verdict = judge(
                 item.text, completion.answer, completion.finish_reason, rules,
@@ -193,22 +205,33 @@ def work_paragraph(
 
 def send(
     slot: Slot,
-    session: requests.Session,
+    sessions: Sessions,
     body: dict[str, Any],
     paragraph_id: int,
     emit: Callable[[Any], None],
 ) -> Completion:
-    """One answer to `body`: sent again on a transport failure, with backoff, up to the
-    run's retries (each failed try is an attempt of its own, emitted as it fails). Raises
+    """One answer to `body` from one of the run's servers: sent again on a transport failure,
+    to another server when one has room (at once), else after a backoff, up to the run's
+    retries; each failed try is an attempt of its own, emitted as it fails. Raises
     TransientFailure past the retries, RequestRefused at once, Stopped when the run stops."""
+    failed_on: list[Member] = []  # the server of the last failed try
 
     def once() -> Completion:
         if slot.stop.is_set():
             raise Stopped
-        completion = slot.server.complete(session, body)
+        avoid = failed_on[-1] if failed_on else None
+        with slot.pool.lease(slot.stop, avoid) as lease:
+            member = lease.member
+            completion = member.server.complete(sessions.get(member), body)
+            slot.pool.record(lease, completion)
         if completion.failed:
+            failed_on.append(member)
             emit(AttemptEvent(paragraph_id, completion, None))
         return raise_for_failure(completion)
 
-    result: Completion = transport_policy(slot.retries, slot.backoff, stop=slot.stop)(once)
+    def ready() -> bool:
+        return slot.pool.has_room(failed_on[-1] if failed_on else None)
+
+    policy = transport_policy(slot.retries, slot.backoff, stop=slot.stop, ready=ready)
+    result: Completion = policy(once)
     return result

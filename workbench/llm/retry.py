@@ -25,6 +25,7 @@ from tenacity import (
     wait_exponential,
     wait_random,
 )
+from tenacity.wait import wait_base
 
 from workbench.llm.client import UNSENDABLE, Call
 
@@ -88,16 +89,29 @@ class wait_server_hint(wait_exponential):
         return wait
 
 
+class wait_unless_ready(wait_base):
+    """No wait when `ready()` says another server can take the request now; else `then`."""
+
+    def __init__(self, ready: Callable[[], bool], then: wait_base) -> None:
+        self.ready, self.then = ready, then
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        return 0.0 if self.ready() else float(self.then(retry_state))
+
+
 def transport_policy(
     retries: int = DEFAULT_RETRIES,
     backoff: float = DEFAULT_BACKOFF,
     *,
     stop: threading.Event | None = None,
     sleep: Callable[[float], Any] | None = None,
+    ready: Callable[[], bool] | None = None,
 ) -> Retrying:
     """Retry TransientFailure `retries` times with jittered exponential waits; re-raise at the end.
 
     Waits sleep on the stop event, so Ctrl-C or a fatal error elsewhere ends them at once.
+    `ready`: whether another server could take the request at once (then it is sent again
+    without waiting; the try still counts).
     """
     stop = stop or threading.Event()
     event = stop
@@ -105,9 +119,12 @@ def transport_policy(
     def sleep_on_stop(seconds: float) -> None:
         event.wait(seconds)
 
+    wait: wait_base = wait_server_hint(multiplier=backoff, max=MAX_BACKOFF) + wait_random(
+        0, backoff
+    )
     return Retrying(
         stop=stop_after_attempt(retries + 1) | stop_when_event_set(stop),
-        wait=wait_server_hint(multiplier=backoff, max=MAX_BACKOFF) + wait_random(0, backoff),
+        wait=wait_unless_ready(ready, wait) if ready else wait,
         retry=retry_if_exception_type(TransientFailure),
         sleep=sleep or sleep_on_stop,
         reraise=True,
