@@ -35,6 +35,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the connection without answering
     usage: dict[str, int] | bool | None = True  # True: computed; None/False: left out
+    cut_after: int | None = None  # streamed: close after this many pieces, no end (a cut stream)
 
     @classmethod
     def error(cls, status: int, message: str = "scripted error", **kw: Any) -> Reply:
@@ -50,6 +51,17 @@ def reverse_words(text: str) -> str:
 Responder = Callable[[dict[str, Any], int], Reply]  # (request body, call number for this text)
 
 
+@dataclass
+class Streamed:
+    """One streamed answer as the server sent it: how many pieces went out before it ended or
+    the client closed the connection."""
+
+    text: str  # the user message it answered
+    pieces: int  # pieces of the answer it wrote
+    total: int  # pieces the whole answer had
+    closed_by_client: bool  # a write failed: the client had gone
+
+
 class FakeServer:
     def __init__(
         self,
@@ -59,9 +71,16 @@ class FakeServer:
         latency: float = 0.0,
         responder: Responder | None = None,
         models_reply: Reply | None = None,
+        streams: bool = True,
+        piece_delay: float = 0.0,
     ) -> None:
         self.models = models
         self.latency = latency
+        # Asked to stream, it answers in server-sent events, a word a piece, piece_delay apart
+        # (as llama.cpp, vLLM, LM Studio do); streams=False: one JSON body, as if it could not.
+        self.streams = streams
+        self.piece_delay = piece_delay
+        self.streamed: list[Streamed] = []
         self.responder = responder
         self.models_reply = models_reply
         self.queue: deque[Reply] = deque()
@@ -231,7 +250,8 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
         def _send(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
             data = body.encode("utf-8")
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            if "Content-Type" not in (headers or {}):
+                self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
@@ -279,6 +299,12 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
                 if reply.drop:
                     self.close_connection = True
                     return
+                if (
+                    body.get("stream") and server.streams and reply.body is None
+                    and reply.status == 200
+                ):  # fmt: skip
+                    self._stream(body, reply)
+                    return
                 text = reply.body if reply.body is not None else completion_body(body, reply)
                 self._send(reply.status, text, reply.headers)
             finally:
@@ -286,6 +312,62 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
                     server.in_flight -= 1
                 if server._slots:
                     server._slots.release()
+
+        def _stream(self, body: dict[str, Any], reply: Reply) -> None:
+            """The answer as server-sent events over chunked encoding: a role event, a piece a
+            word (with the space before it), the finish reason, the usage, [DONE]."""
+            content = (
+                reply.content if reply.content is not None else reverse_words(_user_message(body))
+            )
+            pieces = re.findall(r"\s*\S+|\s+", content)
+            log = Streamed(_user_message(body), 0, len(pieces), False)
+            with server._lock:
+                server.streamed.append(log)
+
+            def event(data: dict[str, Any] | str) -> None:
+                text = data if isinstance(data, str) else json.dumps(data)
+                payload = f"data: {text}\n\n".encode()
+                self.wfile.write(f"{len(payload):x}\r\n".encode() + payload + b"\r\n")
+                self.wfile.flush()
+
+            def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+                return {
+                    "id": "chatcmpl-fake", "object": "chat.completion.chunk",
+                    "model": body.get("model", "fake-model"),
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                }  # fmt: skip
+
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            try:
+                event(chunk({"role": "assistant", "content": None}))
+                for n, piece in enumerate(pieces):
+                    if reply.cut_after is not None and n >= reply.cut_after:
+                        self.close_connection = True
+                        self.wfile.write(b"0\r\n\r\n")  # ends, without a finish reason
+                        return
+                    if server.piece_delay:
+                        time.sleep(server.piece_delay)
+                    event(chunk({"content": piece}))
+                    log.pieces += 1
+                event(chunk({}, reply.finish_reason))
+                if reply.usage:
+                    prompt = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
+                    usage = reply.usage if isinstance(reply.usage, dict) else {
+                        "prompt_tokens": prompt, "completion_tokens": len(pieces),
+                        "total_tokens": prompt + len(pieces),
+                    }  # fmt: skip
+                    event({**chunk({}), "choices": [], "usage": usage})
+                event("[DONE]")
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+            except OSError:  # the client closed the connection
+                log.closed_by_client = True
+                self.close_connection = True
 
         def _embeddings(self, body: dict[str, Any]) -> None:
             with server._lock:

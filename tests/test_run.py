@@ -120,11 +120,12 @@ def test_api_key_is_sent_but_never_stored(cli, fake, tmp_path, db_path, monkeypa
     assert secret not in result.stdout + result.stderr
 
 
-def test_every_attempt_is_recorded(cli, fake, tmp_path, db_path):
+@pytest.mark.parametrize("stream", ["--stream", "--no-stream"])
+def test_every_attempt_is_recorded(cli, fake, tmp_path, db_path, stream):
     paragraph = words(10)
     ingest_paragraphs(cli, tmp_path, [paragraph])
     fake.enqueue(Reply("short", finish_reason="stop"), words(9, "new"))
-    assert run(cli, fake).exit_code == 0
+    assert run(cli, fake, stream).exit_code == 0
     first, second = attempts(db_path)
     assert (first["attempt_number"], first["outcome"], first["reason"]) == (
         1,
@@ -135,7 +136,15 @@ def test_every_attempt_is_recorded(cli, fake, tmp_path, db_path):
     assert (second["attempt_number"], second["outcome"], second["reason"]) == (2, "accepted", None)
     assert second["answer"] == words(9, "new")
     assert json.loads(second["request"]) == fake.requests[1]
-    assert json.loads(second["response"])["choices"][0]["message"]["content"] == words(9, "new")
+    if stream == "--no-stream":
+        assert "stream" not in fake.requests[1]
+        assert json.loads(second["response"])["choices"][0]["message"]["content"] == words(9, "new")
+    else:  # the events exactly as received, one a word
+        assert fake.requests[1]["stream"] is True
+        events = [line for line in second["response"].split("\n\n") if line]
+        assert events[-1] == "data: [DONE]"
+        pieces = [json.loads(e[6:])["choices"] for e in events[1:-3]]
+        assert "".join(c[0]["delta"]["content"] for c in pieces) == words(9, "new")
     assert second["http_status"] == 200
     assert second["finish_reason"] == "stop"
     assert (second["prompt_tokens"], second["completion_tokens"]) == (

@@ -384,7 +384,8 @@ def test_cli_default_rules_are_the_notebooks(cli, fake, db_path, ten_words):
     # The original's own words in another order: a paraphrase to every rule but the length.
     shuffled = " ".join(reversed(TEN.split()))
     fake.enqueue(" ".join(shuffled.split()[:7]), f"{shuffled} {shuffled[:-2]} x", shuffled[:-4])
-    reasons = run_and_get_reasons(cli, fake, db_path, notebook=False)
+    # Whole answers: streamed, the second would be stopped at its 15th word, as a loop.
+    reasons = run_and_get_reasons(cli, fake, db_path, "--no-stream", notebook=False)
     assert reasons == [
         ("rejected", "too_short", "7 words, fewer than 8 (0.8 × 10)"),
         ("rejected", "too_long", "21 words, more than 20 (2 × 10)"),

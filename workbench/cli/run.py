@@ -114,6 +114,14 @@ def run(
             help=f"Seconds before the first retry; doubles each time, up to {MAX_BACKOFF:g}."
         ),
     ] = DEFAULT_BACKOFF,
+    stream: Annotated[
+        bool,
+        typer.Option(
+            help="Read each answer as the server writes it (server-sent events) and stop it as "
+            "soon as a rule fires that more text cannot undo: a banned phrase, a second "
+            "paragraph, too many words, a loop. Servers that do not stream are asked as usual."
+        ),
+    ] = True,
     embedded: Annotated[
         bool,
         typer.Option(
@@ -156,15 +164,14 @@ def run(
     options = RunOptions(
         base_url=tuple(base_url or [DEFAULT_BASE_URL]), concurrency=concurrency, limit=limit,
         timeout=timeout, retries=retries, backoff=backoff, judge_base_url=judge_base_url,
+        stream=stream,
     )  # fmt: skip
-    progress = Progress(quiet)
-    serve = _embedded(gguf, quiet) if embedded or gguf is not None else None
+    progress, serve = Progress(quiet), _embedded(gguf, quiet) if embedded or gguf else None
     with open_db(db) as database:
         try:
             summary = run_job(
                 database, options, recipe_name=recipe, given=given, changes=changes, api_key=api_key,
-                serve=serve, on_start=progress.start, on_event=progress.event,
-                on_notice=progress.notice,
+                serve=serve, on_start=progress.start, on_event=progress.event, on_notice=progress.notice,
             )  # fmt: skip
         except KeyboardInterrupt:
             fail_interrupted("Interrupted before the run started: nothing changed.")

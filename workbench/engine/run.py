@@ -70,6 +70,7 @@ class RunOptions:
     retries: int = DEFAULT_RETRIES
     backoff: float = DEFAULT_BACKOFF
     judge_base_url: str | None = None  # where the judge rule asks; None: the first server
+    stream: bool = True  # stream answers where the server streams, and stop them early
 
     def __post_init__(self) -> None:
         for name, least in (("concurrency", 1), ("retries", 0)):
@@ -167,7 +168,7 @@ def run(
             notes = server_notes + notes
             slot = Slot(
                 pool, judge_server, recipe, settled.rules, options.retries, options.backoff,
-                flags.stop,
+                flags.stop, options.stream,
             )  # fmt: skip
             feeder = Feeder(db, run, recipe, settled.rules, options.limit)
             items = feeder.take(first)

@@ -20,6 +20,7 @@ from typing import Any
 from workbench.engine.pending import WorkItem
 from workbench.engine.recipes import Recipe
 from workbench.judge.checks import CheckCall, ServerChecker
+from workbench.judge.early import EarlyStop
 from workbench.judge.settings import Rules
 from workbench.judge.verdict import Verdict, judge
 from workbench.llm.client import Completion, Server
@@ -31,6 +32,7 @@ from workbench.llm.retry import (
     raise_for_failure,
     transport_policy,
 )
+from workbench.llm.stream import Watch, stream_complete
 from workbench.store.states import Outcome, Status
 
 
@@ -114,6 +116,7 @@ class Slot:
     retries: int
     backoff: float
     stop: threading.Event
+    stream: bool = True  # read answers as events, and stop one when a rule fires for good
 
 
 def worker(slot: Slot, todo: queue.Queue[WorkItem | None], events: queue.Queue[Event]) -> None:
@@ -183,7 +186,8 @@ def work_paragraph(
         body = recipe.request_body(
             item.text, item.word_count, max_ratio=rules.max_ratio, previous=previous, rng=rng
         )
-        completion = send(slot, sessions, body, item.paragraph_id, emit)
+        watch = EarlyStop(item.text, rules, body.get("max_tokens")) if slot.stream else None
+        completion = send(slot, sessions, body, item.paragraph_id, emit, watch)
         try:
             verdict = judge(
                 item.text, completion.answer, completion.finish_reason, rules,
@@ -209,11 +213,14 @@ def send(
     body: dict[str, Any],
     paragraph_id: int,
     emit: Callable[[Any], None],
+    watch: Watch | None = None,
 ) -> Completion:
     """One answer to `body` from one of the run's servers: sent again on a transport failure,
     to another server when one has room (at once), else after a backoff, up to the run's
-    retries; each failed try is an attempt of its own, emitted as it fails. Raises
-    TransientFailure past the retries, RequestRefused at once, Stopped when the run stops."""
+    retries; each failed try is an attempt of its own, emitted as it fails. With `watch`, the
+    answer is streamed from servers that stream, and stopped when `watch` names a reason.
+    Raises TransientFailure past the retries, RequestRefused at once, Stopped when the run
+    stops."""
     failed_on: list[Member] = []  # the server of the last failed try
 
     def once() -> Completion:
@@ -222,7 +229,12 @@ def send(
         avoid = failed_on[-1] if failed_on else None
         with slot.pool.lease(slot.stop, avoid) as lease:
             member = lease.member
-            completion = member.server.complete(sessions.get(member), body)
+            if watch is not None and member.streams is not False:
+                completion = stream_complete(member.server, sessions.get(member), body, watch)
+                if completion.streamed is not None:
+                    member.streams = completion.streamed  # it does, or does not, stream
+            else:
+                completion = member.server.complete(sessions.get(member), body)
             slot.pool.record(lease, completion)
         if completion.failed:
             failed_on.append(member)

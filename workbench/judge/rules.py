@@ -24,6 +24,7 @@ from workbench.judge.patterns import (
     REFUSAL_PATTERNS,
     new_match,
 )
+from workbench.store.states import FinishReason
 
 if TYPE_CHECKING:  # settings.py builds its defaults from this registry
     from workbench.judge.answer import Answer
@@ -256,11 +257,18 @@ NOTEBOOK_ENABLED: frozenset[str] = frozenset(
 
 
 def check(answer: Answer, rules: Rules) -> Rejection | None:
-    """The first enabled rule `answer` breaks, or None."""
+    """The first enabled rule `answer` breaks, or None.
+
+    An answer the run stopped early (finish reason "aborted") is never accepted: the rule
+    that stopped it fires again on the same text under the same rules; should a later rules
+    change let the text pass, it is rejected as truncated, since it is not the whole answer.
+    """
     for code, rule in RULES.items():
         if not rules.on(code):
             continue
         detail = rule(answer, rules)
         if detail is not None:
             return Rejection(code, detail)
+    if answer.finish_reason == FinishReason.ABORTED:
+        return Rejection("truncated", "workbench stopped reading it early (finish_reason: aborted)")
     return None

@@ -64,6 +64,7 @@ class Completion(Call):
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    streamed: bool | None = None  # asked to stream: whether the server answered in events
 
 
 def post(session: requests.Session, url: str, call: Call, timeout: float) -> str | None:
@@ -78,10 +79,10 @@ def post(session: requests.Session, url: str, call: Call, timeout: float) -> str
     else:
         call.http_status = response.status_code
         call.response = body = response.content.decode("utf-8", errors="replace")
-        call.retry_after = _retry_after(response.headers.get("Retry-After"))
+        call.retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         if response.status_code != 200:
             call.error = f"http_{response.status_code}"
-            call.error_detail = _server_message(body) or f"HTTP {response.status_code}"
+            call.error_detail = server_message(body) or f"HTTP {response.status_code}"
             body = None
     call.latency_s = time.perf_counter() - start
     call.finished_at = utc_now()
@@ -197,11 +198,11 @@ class Server:
         completion = Completion(request=body, started_at=utc_now(), server=self.base_url)
         text = post(session, f"{self.base_url}/chat/completions", completion, self.timeout)
         if text is not None:
-            _parse(completion, text)
+            parse_completion(completion, text)
         return completion
 
 
-def _parse(completion: Completion, body: str) -> None:
+def parse_completion(completion: Completion, body: str) -> None:
     """Fill in the answer from a 200 body, or the error that explains why there is none."""
     try:
         data = json.loads(body)
@@ -227,7 +228,7 @@ def _parse(completion: Completion, body: str) -> None:
         completion.completion_tokens = usage.get("completion_tokens")
 
 
-def _server_message(body: str) -> str | None:
+def server_message(body: str) -> str | None:
     """The message in an OpenAI-style error body ({"error": {"message": …}}), else its start."""
     try:
         error = json.loads(body).get("error")
@@ -238,7 +239,7 @@ def _server_message(body: str) -> str | None:
     return str(error) if error else body.strip()[:200] or None
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
     try:
         return max(0.0, float(value)) if value else None
     except ValueError:
