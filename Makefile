@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 WB := $(VENV)/bin/workbench
 BOOK ?= ../shared/corpus/princess-and-the-goblin.txt
 
-.PHONY: demo test bench lint docs clean
+.PHONY: demo test bench lint docs clean ray
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,5 +43,15 @@ lint: $(VENV)/.installed
 docs: $(VENV)/.installed
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
+# Ray Data, for samples/ray_http_batch.py and the batch round trip it is tested by
+# (tests/test_batch_ray.py): an environment of its own (about 640 MB), as Ray pins its own
+# versions of what the project uses. The HTTP processor needs pydantic and aiohttp beside it.
+ray: .venv-ray/.installed
+
+.venv-ray/.installed:
+	$(PYTHON) -m venv .venv-ray
+	.venv-ray/bin/pip install --quiet 'ray[data]' pydantic aiohttp
+	touch $@
+
 clean:
-	rm -rf $(VENV) demo.db demo.db-wal demo.db-shm output.jsonl site
+	rm -rf $(VENV) .venv-ray demo.db demo.db-wal demo.db-shm output.jsonl site

@@ -7,7 +7,7 @@ pipeline, which is the order `workbench --help` lists them. Every command takes 
 
 from __future__ import annotations
 
-from workbench.cli import browse, export, ingest, report, rules, run, server
+from workbench.cli import batch, browse, export, ingest, report, rules, run, server
 from workbench.cli.app import app
 
 __all__ = ["app", "main"]
@@ -25,6 +25,7 @@ for _command in (
     server.doctor,
 ):
     app.command()(_command)
+app.add_typer(batch.app)  # after run: the other way to get answers
 
 
 def main() -> None:

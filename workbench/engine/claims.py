@@ -38,12 +38,12 @@ class Place:
 START = Place(-1, -1, -1)  # before every paragraph
 
 # Paragraphs to work under a recipe after a place in source order, that no one holds (a lapsed
-# lease is no hold), claimed for a run. {awaiting}: SQL true of an accepted answer a rule still
-# has to ask a server about (pending.awaiting_condition). RETURNING gives no order: the caller
-# sorts what it got.
+# lease is no hold), claimed for a run (with a lease) or a batch (without). {or_awaiting}: the
+# paragraphs with an answer a rule still has to ask a server about, for a run. RETURNING gives
+# no order: the caller sorts what it got.
 _CLAIM_SQL = """
-INSERT INTO claims (paragraph_id, recipe_id, run_id, claimed_at, lease_until)
-SELECT s.paragraph_id, s.recipe_id, :run, :now, :lease
+INSERT INTO claims (paragraph_id, recipe_id, run_id, batch_id, claimed_at, lease_until)
+SELECT s.paragraph_id, s.recipe_id, :run, :batch, :now, :lease
 FROM paragraph_status s
 WHERE s.recipe_id = :recipe
   AND (s.status = 'pending'{or_awaiting})
@@ -56,7 +56,7 @@ WHERE s.recipe_id = :recipe
 ORDER BY s.source_id, s.position, s.paragraph_id
 LIMIT :count
 ON CONFLICT (paragraph_id, recipe_id) DO UPDATE SET
-    run_id = excluded.run_id, batch_id = NULL, claimed_at = excluded.claimed_at,
+    run_id = excluded.run_id, batch_id = excluded.batch_id, claimed_at = excluded.claimed_at,
     lease_until = excluded.lease_until
 WHERE claims.run_id IS NOT NULL AND claims.lease_until < excluded.claimed_at
 RETURNING paragraph_id
@@ -86,13 +86,35 @@ def claim_now(
     db: Database, run_id: int, recipe_id: int, awaiting: str, after: Place, count: int
 ) -> list[Place]:
     """`claim`, inside the caller's write transaction."""
+    return _claim(db, recipe_id, or_awaiting(awaiting), after, count, run=run_id)
+
+
+def reserve(db: Database, batch_id: int, recipe_id: int, after: Place, count: int) -> list[Place]:
+    """Reserve for a batch file up to `count` pending paragraphs after `after` (none awaiting
+    a server's check: a batch cannot ask it), inside the caller's write transaction; their
+    places, in source order. A batch's reservation has no lease: it lasts until its results
+    are read or it is cancelled."""
+    return _claim(db, recipe_id, "", after, count, batch=batch_id)
+
+
+def _claim(
+    db: Database,
+    recipe_id: int,
+    awaiting: str,
+    after: Place,
+    count: int,
+    *,
+    run: int | None = None,
+    batch: int | None = None,
+) -> list[Place]:
     now = utc_now()
     ids = [
         row[0]
         for row in db.execute(
-            _CLAIM_SQL.format(or_awaiting=or_awaiting(awaiting)),
+            _CLAIM_SQL.format(or_awaiting=awaiting),
             {
-                "run": run_id, "recipe": recipe_id, "now": now, "lease": utc_after(LEASE_S),
+                "run": run, "batch": batch, "recipe": recipe_id, "now": now,
+                "lease": utc_after(LEASE_S) if run is not None else None,
                 "source": after.source_id, "position": after.position,
                 "paragraph": after.paragraph_id, "count": count,
             },
@@ -128,6 +150,17 @@ def holds(db: Database, run_id: int, recipe_id: int, paragraph_id: int) -> bool:
     )
 
 
+def reserved(db: Database, batch_id: int, recipe_id: int, paragraph_id: int) -> bool:
+    """Whether the batch still reserves the paragraph (its results may be committed)."""
+    return (
+        db.execute(
+            "SELECT 1 FROM claims WHERE paragraph_id = ? AND recipe_id = ? AND batch_id = ?",
+            [paragraph_id, recipe_id, batch_id],
+        ).fetchone()
+        is not None
+    )
+
+
 def release(db: Database, run_id: int, recipe_id: int, paragraph_ids: Iterable[int]) -> None:
     """Delete the run's claims on these paragraphs, inside the caller's transaction."""
     db.conn.executemany(
@@ -144,18 +177,6 @@ def release_run(db: Database, run_id: int) -> int:
 def extend_leases(db: Database, run_id: int) -> None:
     """The heartbeat's part here: the run's claims last another LEASE_S."""
     db.execute("UPDATE claims SET lease_until = ? WHERE run_id = ?", [utc_after(LEASE_S), run_id])
-
-
-def reserve(db: Database, batch_id: int, recipe_id: int, paragraph_ids: Iterable[int]) -> None:
-    """Reserve paragraphs for a batch's requests, inside the caller's transaction (which has
-    checked that no one holds them)."""
-    now = utc_now()
-    db.conn.executemany(
-        "INSERT INTO claims (paragraph_id, recipe_id, batch_id, claimed_at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (paragraph_id, recipe_id) DO UPDATE SET run_id = NULL, "
-        "batch_id = excluded.batch_id, claimed_at = excluded.claimed_at, lease_until = NULL",
-        ((paragraph_id, recipe_id, batch_id, now) for paragraph_id in paragraph_ids),
-    )
 
 
 def release_batch(db: Database, batch_id: int, paragraph_ids: Iterable[int] | None = None) -> int:

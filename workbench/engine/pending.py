@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from workbench.engine.claims import or_awaiting
 from workbench.engine.recipes import Recipe
 from workbench.judge.answer import Known
 from workbench.judge.rules import RULES, Rejection
@@ -80,13 +81,7 @@ def count_work(db: Database, recipe: Recipe, rules: Rules) -> int:
 
 
 def _or_awaiting(rules: Rules) -> str:
-    awaiting = awaiting_condition(rules)
-    if not awaiting:
-        return ""
-    return (
-        " OR s.paragraph_id IN (SELECT paragraph_id FROM attempts "
-        f"WHERE recipe_id = :recipe AND outcome = 'accepted' AND ({awaiting}))"
-    )
+    return or_awaiting(awaiting_condition(rules))
 
 
 def work_items(db: Database, recipe: Recipe, rules: Rules, ids: Sequence[int]) -> list[WorkItem]:
