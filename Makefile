@@ -30,8 +30,12 @@ demo: $(VENV)/.installed
 	@echo
 	@echo "Browse every paragraph, attempt and run:  $(WB) browse --db demo.db"
 
+# Capacity used at concurrency 1, 4, 16, 64, the fixed cost, two servers of different speeds
+# (about 2 minutes), and what streaming saves on a replay of real answers (half a minute).
+# `$(PY) benchmarks/bench_stream.py --embedded` measures it on the built-in model too (minutes).
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_run.py $(BOOK)
+	$(PY) benchmarks/bench_stream.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

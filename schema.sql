@@ -428,7 +428,7 @@ CREATE TABLE server_tallies (
     attempts          INTEGER NOT NULL,
     failed            INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL,
-    latency_s         REAL NOT NULL,  -- summed: divide by attempts for the mean
+    latency_s         REAL NOT NULL,  -- of the answers (not the failures), summed: divide by attempts - failed
     PRIMARY KEY (recipe_id, run_id, server)
 ) WITHOUT ROWID;
 CREATE TRIGGER attempts_count_servers_insert AFTER INSERT ON attempts
@@ -436,7 +436,8 @@ BEGIN
     INSERT INTO server_tallies
     VALUES (new.recipe_id, new.run_id,
             coalesce(new.server, (SELECT base_url FROM runs WHERE id = new.run_id)), 1,
-            new.outcome = 'failed', coalesce(new.completion_tokens, 0), new.latency_s)
+            new.outcome = 'failed', coalesce(new.completion_tokens, 0),
+            CASE WHEN new.outcome = 'failed' THEN 0 ELSE new.latency_s END)
     ON CONFLICT (recipe_id, run_id, server) DO UPDATE SET
         attempts = attempts + 1,
         failed = failed + excluded.failed,
@@ -449,7 +450,7 @@ BEGIN
         attempts = attempts - 1,
         failed = failed - (old.outcome = 'failed'),
         completion_tokens = completion_tokens - coalesce(old.completion_tokens, 0),
-        latency_s = latency_s - old.latency_s
+        latency_s = latency_s - CASE WHEN old.outcome = 'failed' THEN 0 ELSE old.latency_s END
     WHERE recipe_id = old.recipe_id AND run_id = old.run_id
       AND server = coalesce(old.server, (SELECT base_url FROM runs WHERE id = old.run_id));
     DELETE FROM server_tallies
@@ -465,13 +466,14 @@ BEGIN
         attempts = attempts - 1,
         failed = failed - (old.outcome = 'failed'),
         completion_tokens = completion_tokens - coalesce(old.completion_tokens, 0),
-        latency_s = latency_s - old.latency_s
+        latency_s = latency_s - CASE WHEN old.outcome = 'failed' THEN 0 ELSE old.latency_s END
     WHERE recipe_id = old.recipe_id AND run_id = old.run_id
       AND server = coalesce(old.server, (SELECT base_url FROM runs WHERE id = old.run_id));
     INSERT INTO server_tallies
     VALUES (new.recipe_id, new.run_id,
             coalesce(new.server, (SELECT base_url FROM runs WHERE id = new.run_id)), 1,
-            new.outcome = 'failed', coalesce(new.completion_tokens, 0), new.latency_s)
+            new.outcome = 'failed', coalesce(new.completion_tokens, 0),
+            CASE WHEN new.outcome = 'failed' THEN 0 ELSE new.latency_s END)
     ON CONFLICT (recipe_id, run_id, server) DO UPDATE SET
         attempts = attempts + 1,
         failed = failed + excluded.failed,

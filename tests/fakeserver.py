@@ -36,6 +36,7 @@ class Reply:
     drop: bool = False  # close the connection without answering
     usage: dict[str, int] | bool | None = True  # True: computed; None/False: left out
     cut_after: int | None = None  # streamed: close after this many pieces, no end (a cut stream)
+    pieces: list[str] | None = None  # streamed: these pieces (a model's tokens), not a word each
 
     @classmethod
     def error(cls, status: int, message: str = "scripted error", **kw: Any) -> Reply:
@@ -87,6 +88,7 @@ class FakeServer:
         self.embedding_queue: deque[Reply] = deque()  # scripted replies to POST /embeddings
         self.embedding_requests: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []  # bodies of chat completions, in arrival order
+        self.arrived: list[float] = []  # their time.monotonic() of arrival
         self.headers: list[dict[str, str]] = []  # their headers
         self.calls: Counter[str] = Counter()  # per user message
         self.in_flight = 0
@@ -149,6 +151,7 @@ class FakeServer:
         user = _user_message(body)
         with self._lock:
             self.requests.append(body)
+            self.arrived.append(time.monotonic())
             self.calls[user] += 1
             call = self.calls[user]
             if self.queue:
@@ -294,15 +297,19 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
                 with server._lock:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
-                if server.latency or reply.delay:
-                    time.sleep(server.latency + reply.delay)
+                streamed = (
+                    body.get("stream") and server.streams and reply.body is None
+                    and reply.status == 200 and not reply.drop
+                )  # fmt: skip
+                # Streamed, the server's latency is spread over the pieces, as a model
+                # generates them; else the whole answer comes after it.
+                wait = reply.delay + (0 if streamed else server.latency)
+                if wait:
+                    time.sleep(wait)
                 if reply.drop:
                     self.close_connection = True
                     return
-                if (
-                    body.get("stream") and server.streams and reply.body is None
-                    and reply.status == 200
-                ):  # fmt: skip
+                if streamed:
                     self._stream(body, reply)
                     return
                 text = reply.body if reply.body is not None else completion_body(body, reply)
@@ -319,7 +326,7 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             content = (
                 reply.content if reply.content is not None else reverse_words(_user_message(body))
             )
-            pieces = re.findall(r"\s*\S+|\s+", content)
+            pieces = reply.pieces or re.findall(r"\s*\S+|\s+", content)
             log = Streamed(_user_message(body), 0, len(pieces), False)
             with server._lock:
                 server.streamed.append(log)
@@ -345,13 +352,17 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             try:
                 event(chunk({"role": "assistant", "content": None}))
+                # Piece n goes out at its time, however long writing the others took.
+                step = server.piece_delay + server.latency / max(len(pieces), 1)
+                begun = time.monotonic()
                 for n, piece in enumerate(pieces):
                     if reply.cut_after is not None and n >= reply.cut_after:
                         self.close_connection = True
                         self.wfile.write(b"0\r\n\r\n")  # ends, without a finish reason
                         return
-                    if server.piece_delay:
-                        time.sleep(server.piece_delay)
+                    due = begun + (n + 1) * step - time.monotonic()
+                    if due > 0:
+                        time.sleep(due)
                     event(chunk({"content": piece}))
                     log.pieces += 1
                 event(chunk({}, reply.finish_reason))

@@ -62,7 +62,7 @@ def test_a_round_trip(cli, tmp_path, db_path, style):
     assert result.exit_code == 0, result.stderr
     assert result.stdout == (
         "Read 6 lines: 6 answers stored (4 accepted, 0 rejected, 2 failed). Batch #1 read "
-        "whole. 2 paragraphs are pending again: `workbench batch write` or `workbench run` asks "
+        "whole. 2 paragraphs pending again: `workbench batch write` or `workbench run` asks "
         "them next.\n"
     )
     rows = attempts(db_path)
@@ -261,6 +261,8 @@ def test_kill_9_while_writing_leaves_whole_batches(cli, tmp_path, db_path):
         time.sleep(0.005)
     writer.send_signal(signal.SIGKILL)
     writer.wait()
+    # A file committed but not yet renamed when it was killed takes its name now.
+    assert cli("batch", "list").exit_code == 0
     with Database(db_path) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         rows = list(db.query("SELECT id, files, requests FROM batches"))
@@ -272,3 +274,17 @@ def test_kill_9_while_writing_leaves_whole_batches(cli, tmp_path, db_path):
     result = write(cli, "-o", "rest.jsonl")
     written = sum(int(line.split()[2].replace(",", "")) for line in result.stdout.splitlines())
     assert written == 3000 - 50 * len(rows)
+
+
+def test_a_file_committed_but_not_named_is_named_by_the_next_batch_command(cli, tmp_path):
+    """kill -9 between a batch's commit and its file's rename leaves FILE.part: the next
+    `batch list` or `batch write` names it."""
+    ingest_paragraphs(cli, tmp_path, PARAGRAPHS)
+    write(cli, "-o", "req.jsonl")
+    (tmp_path / "req.jsonl").replace(tmp_path / "req.jsonl.part")
+    result = cli("batch", "list")
+    assert result.stderr == (
+        "batch #1: its file was written whole before the command stopped; named req.jsonl now\n"
+    )
+    assert len(lines_of(tmp_path / "req.jsonl")) == 6
+    assert "req.jsonl" in result.stdout

@@ -267,7 +267,7 @@ def policy_waits(hints: list[float | None], retries: int, backoff: float) -> lis
 
 
 def test_backoff_waits_grow_and_honour_retry_after_up_to_the_cap():
-    from workbench.llm.retry import MAX_BACKOFF
+    from workbench.llm.defaults import MAX_BACKOFF
 
     # A hint larger than the backoff wins; no hint, the backoff; a huge hint, the cap.
     waits = policy_waits([30.0, None, 1000.0, None], retries=4, backoff=1.0)

@@ -10,7 +10,7 @@ import typer
 from workbench.cli.app import user_errors
 from workbench.cli.options import DbOption, RecipeOption
 from workbench.cli.run import fail_interrupted
-from workbench.store.database import DEFAULT_DB, open_db
+from workbench.store.defaults import DEFAULT_DB
 
 app = typer.Typer(
     name="batch",
@@ -58,6 +58,7 @@ def write(
     Each line is exactly the request `run` would send, with a custom_id naming paragraph, recipe and attempt.
     """
     from workbench.engine.batch.writing import write_batches
+    from workbench.store.database import open_db
 
     with open_db(db) as database:
         written = write_batches(
@@ -86,6 +87,7 @@ def read(
     Reading a file again adds nothing; a line that is malformed or not this job's is reported and the rest is read.
     """
     from workbench.engine.batch.reading import read_results
+    from workbench.store.database import open_db
 
     with open_db(db) as database:
         try:
@@ -110,6 +112,7 @@ def cancel(
 ) -> None:
     """Cancel batches: their paragraphs are free for `run` and the next batch again, and their results are no longer taken."""
     from workbench.engine.batch.batches import cancel_batches
+    from workbench.store.database import open_db
 
     with open_db(db) as database:
         typer.echo(cancel_batches(database, batches))
@@ -118,9 +121,12 @@ def cancel(
 @user_errors
 def list_(db: DbOption = Path(DEFAULT_DB)) -> None:
     """List the job's batches: their files, how many results are read, what they still hold."""
-    from workbench.engine.batch.batches import list_batches
+    from workbench.engine.batch.batches import finish_files, list_batches
+    from workbench.store.database import open_db
 
     with open_db(db) as database:
+        for line in finish_files(database):
+            typer.echo(line, err=True)
         found = list_batches(database)
     typer.echo("\n".join(row.describe() for row in found) or "No batches yet.")
 

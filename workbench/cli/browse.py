@@ -12,7 +12,7 @@ from workbench.cli.options import (
     DbOption,
 )
 from workbench.errors import ExitCode
-from workbench.store.database import DEFAULT_DB
+from workbench.store.defaults import DEFAULT_DB
 
 
 @user_errors

@@ -28,7 +28,7 @@ from workbench.cli.options import (
     SimilarityOption,
     rule_changes,
 )
-from workbench.store.database import DEFAULT_DB, open_db
+from workbench.store.defaults import DEFAULT_DB
 
 
 @user_errors
@@ -66,6 +66,8 @@ def rules(
         reset=reset, max_repetition=max_repetition, min_meaning=min_meaning,
         embeddings_model=embeddings_model, judge=judge, judge_model=judge_model,
     )  # fmt: skip
+    from workbench.store.database import open_db
+
     with open_db(db) as database:
         if changes.asks_nothing:
             version = job_rules(database)
@@ -94,6 +96,7 @@ def recipes(
     """
     from workbench.engine.recipes import named_recipe
     from workbench.review.compare import format_recipes, recipe_summaries
+    from workbench.store.database import open_db
 
     with open_db(db) as database:
         if name is not None:

@@ -40,11 +40,16 @@ from workbench.cli.options import (
     recipe_settings,
     rule_changes,
 )
-from workbench.engine.run import DEFAULT_CONCURRENCY
+from workbench.engine.defaults import DEFAULT_CONCURRENCY
 from workbench.errors import ExitCode, WorkbenchError
-from workbench.llm.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT
-from workbench.llm.retry import DEFAULT_BACKOFF, DEFAULT_RETRIES, MAX_BACKOFF
-from workbench.store.database import DEFAULT_DB, open_db
+from workbench.llm.defaults import (
+    DEFAULT_BACKOFF,
+    DEFAULT_BASE_URL,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    MAX_BACKOFF,
+)
+from workbench.store.defaults import DEFAULT_DB
 
 
 @user_errors
@@ -146,6 +151,7 @@ def run(
     from workbench.cli.progress import Progress
     from workbench.engine.run import RunOptions
     from workbench.engine.run import run as run_job
+    from workbench.store.database import open_db
     from workbench.store.states import RunStatus
 
     given = recipe_settings(

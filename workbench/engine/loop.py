@@ -195,14 +195,16 @@ def work(
     summary: RunSummary,
     flags: Flags,
     *,
-    on_event: OnEvent | None,
+    on_started: Callable[[], None] | None = None,
+    on_event: OnEvent | None = None,
     on_notice: Callable[[str], None] | None = None,
 ) -> RunSummary:
     """Work the run to its end with a worker per request its servers take at once; close it
     and say what it did.
 
-    Raises ServerRefused or ServerFailing when the server stops the run (the run row says so
-    first); a bug in a worker keeps its traceback."""
+    `on_started` is called once the workers have started. Raises ServerRefused or
+    ServerFailing when the server stops the run (the run row says so first); a bug in a worker
+    keeps its traceback."""
     todo: queue.Queue[WorkItem | None] = queue.Queue()
     events: queue.Queue[Event] = queue.Queue()
     slot.pool.notify = lambda line: events.put(Notice(line))  # said by the writer, in order
@@ -220,6 +222,8 @@ def work(
     ]
     for thread in workers:
         thread.start()
+    if on_started:
+        on_started()  # after the threads start: the first requests go out first
     finished_workers, failure, ended = 0, None, False
     next_beat = time.monotonic() + HEARTBEAT_S
     try:

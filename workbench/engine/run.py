@@ -23,6 +23,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from workbench.engine.claims import START, Place, claim_now
+from workbench.engine.defaults import DEFAULT_CONCURRENCY
 from workbench.engine.loop import Feeder, Flags, OnEvent, RunSummary, ctrl_c_sets, work
 from workbench.engine.pending import awaiting_condition, count_work, has_pending
 from workbench.engine.recipes import (
@@ -42,19 +43,16 @@ from workbench.judge.changes import RuleChanges
 from workbench.judge.rejudge import RulesSettled, prepare_settling, settle_rules
 from workbench.judge.settings import Rules
 from workbench.judge.versions import job_rules
-from workbench.llm.client import (
+from workbench.llm.client import Server, check_api_key, check_base_url
+from workbench.llm.defaults import (
+    DEFAULT_BACKOFF,
     DEFAULT_BASE_URL,
+    DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
-    Server,
-    check_api_key,
-    check_base_url,
 )
 from workbench.llm.pool import Pool, parse_server
-from workbench.llm.retry import DEFAULT_BACKOFF, DEFAULT_RETRIES
 from workbench.store.states import RunStatus, Status
 from workbench.store.transactions import transaction
-
-DEFAULT_CONCURRENCY = 4  # LM Studio serves 4 predictions in parallel by default
 
 
 @dataclass(frozen=True)
@@ -144,6 +142,12 @@ def run(
     if not (changing or stored_rules.id is None) and not has_pending(db, plan.recipe, rules):
         return RunSummary(None, plan.recipe)
     prepare_settling(db, rules)  # a model to load for judging again: before the transaction
+    if rules.on("meaning_drift") and not rules.embeddings_model:
+        # Load the meaning model (0.2 s) while the servers are asked and the first requests
+        # are in flight: the first answers do not wait for it.
+        threading.Thread(
+            target=_load_meaning, args=(rules,), name="workbench-meaning", daemon=True
+        ).start()
     with ExitStack() as stack:
         # The slow part first, outside any transaction: start the server, ask them what they
         # have (all at once).
@@ -173,23 +177,21 @@ def run(
             feeder = Feeder(db, run, recipe, settled.rules, options.limit)
             items = feeder.take(first)
             summary = RunSummary(run.id, recipe, notes, RunStatus.RUNNING)
-            if on_start:
-                total = count_work(db, recipe, settled.rules)  # those it claimed included
-                if options.limit is not None:
-                    total = min(total, options.limit)
-                on_start(RunStart(run.id, recipe, total, notes, pool.concurrency))
             if flags.interrupted.is_set():  # Ctrl-C while it started
                 end_run(db, run, RunStatus.INTERRUPTED, "interrupted by the user")
                 summary.status = RunStatus.INTERRUPTED
                 return summary
-            if settled.rules.on("meaning_drift") and not settled.rules.embeddings_model:
-                # Load the meaning model (0.2 s) while the first requests are in flight.
-                threading.Thread(
-                    target=_load_meaning, args=(settled.rules,), name="workbench-meaning",
-                    daemon=True,
-                ).start()  # fmt: skip
+
+            def show_start() -> None:
+                """Once the first requests are out: what the run is about to do, to show."""
+                if on_start:
+                    total = count_work(db, recipe, settled.rules)  # those it claimed included
+                    if options.limit is not None:
+                        total = min(total, options.limit)
+                    on_start(RunStart(run.id, recipe, total, notes, pool.concurrency))
+
             with pool:
-                return work(db, slot, run, feeder, items, summary, flags,
+                return work(db, slot, run, feeder, items, summary, flags, on_started=show_start,
                             on_event=on_event, on_notice=on_notice)  # fmt: skip
     raise AssertionError("unreachable")  # pragma: no cover  (ExitStack does not swallow)
 

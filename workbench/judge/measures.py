@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-from rapidfuzz.distance import Indel
-
 _WORD = re.compile(r"[\w']+")
 
 
@@ -14,6 +12,8 @@ def similarity(original: str, answer: str) -> float:
     common subsequence of their words over the words of both (difflib's ratio, computed exactly
     by rapidfuzz, some 40 times faster), lower-cased, punctuation ignored. A copy scores 1, a
     real paraphrase well under 0.7."""
+    from rapidfuzz.distance import Indel  # here: commands that judge nothing never load it
+
     a, b = _WORD.findall(original.lower()), _WORD.findall(answer.lower())
     return Indel.normalized_similarity(a, b) if a and b else 0.0
 

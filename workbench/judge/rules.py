@@ -180,6 +180,7 @@ def _normalised(text: str) -> str:
 
 def duplicate(answer: Answer, rules: Rules) -> str | None:
     """With `--outputs N`, a second answer must be another paraphrase, not the first again."""
+
     mine = _normalised(answer.text)
     for n, earlier in enumerate(answer.accepted, start=1):
         if _normalised(earlier) == mine:

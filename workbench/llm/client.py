@@ -15,16 +15,18 @@ from urllib.parse import urlsplit
 import requests
 
 from workbench.errors import ServerUnreachable, SettingError
+from workbench.llm.defaults import (
+    CONNECT_TIMEOUT,
+    DEFAULT_BASE_URL,
+    DEFAULT_TIMEOUT,
+    PROBE_TIMEOUT,
+)
 from workbench.store.attempts import RequestRow
 from workbench.store.times import utc_now
 
-DEFAULT_BASE_URL = "http://localhost:1234/v1"  # LM Studio's default
-DEFAULT_TIMEOUT = 300.0  # seconds to wait for one whole (non-streamed) answer
-CONNECT_TIMEOUT = 5.0
 # Errors of a request the HTTP client could not send, which no retry mends: an invalid URL or
 # header, a redirect loop. (Every other requests.RequestException is the network's: retried.)
 UNSENDABLE = frozenset({"invalid_request", "too_many_redirects"})
-PROBE_TIMEOUT = 8.0  # the pre-flight check answers within 10 s even when the server hangs
 
 
 @dataclass

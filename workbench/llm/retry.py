@@ -28,11 +28,7 @@ from tenacity import (
 from tenacity.wait import wait_base
 
 from workbench.llm.client import UNSENDABLE, Call
-
-DEFAULT_RETRIES = 8  # with the default backoff: about 4 minutes of a dead server before giving up
-DEFAULT_BACKOFF = 1.0  # seconds before the first retry; doubles each time
-MAX_BACKOFF = 60.0
-
+from workbench.llm.defaults import DEFAULT_BACKOFF, DEFAULT_RETRIES, MAX_BACKOFF
 
 R = TypeVar("R", bound=Call)
 

@@ -23,7 +23,6 @@ from typing import Any
 import requests
 
 from workbench.llm.client import (
-    CONNECT_TIMEOUT,
     Completion,
     Server,
     error_detail,
@@ -32,6 +31,7 @@ from workbench.llm.client import (
     retry_after_seconds,
     server_message,
 )
+from workbench.llm.defaults import CONNECT_TIMEOUT
 from workbench.store.states import FinishReason
 from workbench.store.times import utc_now
 
@@ -74,9 +74,13 @@ def stream_complete(
             else:
                 completion.streamed = True
                 deadline = start + server.timeout
-                for chunk in response.iter_content(chunk_size=None):
+                chunks = response.iter_content(chunk_size=None)
+                for chunk in chunks:
                     if reader.feed(chunk) or time.perf_counter() > deadline:
                         break
+                if reader.done:  # read the stream's end too: the connection is kept alive
+                    for chunk in chunks:
+                        reader.raw += chunk
                 reader.finish(timed_out=server.timeout if time.perf_counter() > deadline else None)
     except requests.RequestException as e:
         completion.error, completion.error_detail = request_error(e), error_detail(e)

@@ -93,7 +93,7 @@ class ServerLine:
     attempts: int
     failed: int
     completion_tokens: int
-    mean_latency_s: float
+    mean_latency_s: float  # of its answers, failures aside
 
 
 @dataclass(frozen=True)
@@ -230,7 +230,7 @@ def servers(db: Database, recipe_id: int | None, run_id: int | None = None) -> l
     """The attempts of a recipe (or a run) per server that answered, from the counts triggers
     keep (server_tallies): how many, how many failed, tokens, mean latency."""
     return [
-        ServerLine(server, attempts, failed, tokens, round(latency / attempts, 3))
+        ServerLine(server, attempts, failed, tokens, round(latency / max(attempts - failed, 1), 3))
         for server, attempts, failed, tokens, latency in db.execute(
             """
             SELECT server, sum(attempts), sum(failed), sum(completion_tokens), sum(latency_s)

@@ -20,6 +20,11 @@ from workbench.store.times import utc_now
 from workbench.store.transactions import transaction
 
 
+def counted(n: int, word: str) -> str:
+    """ "1 paragraph", "2 paragraphs": a count with its noun (a plural of an added s)."""
+    return f"{n:,} {word}{'s' * (n != 1)}"
+
+
 @dataclass(frozen=True)
 class BatchRow:
     """A batch, with how far its results have been read."""
@@ -36,10 +41,19 @@ class BatchRow:
     def describe(self) -> str:
         return (
             f"#{self.id}  {self.created_at[:19].replace('T', ' ')}  {self.status:<9}  "
-            f"recipe {self.recipe!r}  {self.read:,} of {self.requests:,} results read"
-            + (f"  holds {self.reserved:,} paragraphs" if self.reserved else "")
-            + f"  {', '.join(self.files)}"
+            f"recipe {self.recipe!r}  {self.read:,} of {counted(self.requests, 'result')} read"
+            + (f"  holds {counted(self.reserved, 'paragraph')}" if self.reserved else "")
+            + f"  {', '.join(_shown(f) for f in self.files)}"
         )
+
+
+def _shown(file: str) -> str:
+    """A file's path from the current folder when it is under it, else as stored."""
+    path = Path(file)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return file
 
 
 @dataclass(frozen=True)
@@ -67,7 +81,9 @@ def new_batch(db: Database, recipe_id: int, rules_id: int, token: str) -> int:
 
 
 def name_file(db: Database, batch_id: int, file: Path) -> None:
-    db.execute("UPDATE batches SET files = ? WHERE id = ?", [json.dumps([str(file)]), batch_id])
+    """Record the batch's file, by its absolute path."""
+    files = json.dumps([str(file.resolve())])
+    db.execute("UPDATE batches SET files = ? WHERE id = ?", [files, batch_id])
 
 
 def add_requests(db: Database, batch_id: int, requests: Sequence[Request]) -> None:
@@ -189,9 +205,23 @@ def cancel_batches(db: Database, batch_ids: list[int] | None = None) -> str:
     if not chosen:
         return "No batch is awaiting results."
     return (
-        f"Cancelled batch {', '.join(f'#{b}' for b in chosen)}: {freed:,} paragraphs are "
-        "free again."
+        f"Cancelled batch {', '.join(f'#{b}' for b in chosen)}: "
+        f"{counted(freed, 'paragraph')} {'is' if freed == 1 else 'are'} free again."
     )
+
+
+def finish_files(db: Database) -> list[str]:
+    """Give their names to files a stopped `batch write` committed but had not renamed yet
+    (FILE.part beside a missing FILE); what was done, a line each."""
+    done = []
+    for batch_id, files in db.execute("SELECT id, files FROM batches WHERE status = 'written'"):
+        for name in json.loads(files):
+            final, part = Path(name), Path(name + ".part")
+            if not final.exists() and part.exists():
+                part.replace(final)
+                done.append(f"batch #{batch_id}: its file was written whole before the command "
+                            f"stopped; named {_shown(name)} now")  # fmt: skip
+    return done
 
 
 def list_batches(db: Database) -> list[BatchRow]:

@@ -25,7 +25,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from workbench.engine.batch import batches
-from workbench.engine.batch.batches import Request
+from workbench.engine.batch.batches import Request, counted
 from workbench.engine.batch.ids import parse_id
 from workbench.engine.batch.lines import Problem, Result, read_lines
 from workbench.engine.claims import release_batch, reserved
@@ -75,8 +75,8 @@ class BatchRead:
             line += f" Batch {', '.join(f'#{b}' for b in self.finished)} read whole."
         if self.pending:
             line += (
-                f" {self.pending:,} paragraphs are pending again: `workbench batch write` or "
-                "`workbench run` asks them next."
+                f" {counted(self.pending, 'paragraph')} pending again: `workbench batch write` "
+                "or `workbench run` asks " + ("it" if self.pending == 1 else "them") + " next."
             )
         return line
 

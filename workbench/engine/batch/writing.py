@@ -24,7 +24,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from workbench.engine.batch import batches
-from workbench.engine.batch.batches import Request
+from workbench.engine.batch.batches import Request, counted
 from workbench.engine.batch.ids import RequestId, new_token
 from workbench.engine.claims import START, Place, release_batch, reserve
 from workbench.engine.pending import WorkItem, work_items
@@ -61,8 +61,9 @@ class BatchesWritten:
                 "free (see `workbench report` and `workbench batch list`)."
             )
         return "\n".join(
-            f"Batch #{w.batch}: {w.lines:,} requests for {w.paragraphs:,} paragraphs in "
-            f"{w.file} (recipe {self.recipe.name!r}, {self.recipe.model})"
+            f"Batch #{w.batch}: {counted(w.lines, 'request')} for "
+            f"{counted(w.paragraphs, 'paragraph')} in {w.file} (recipe {self.recipe.name!r}, "
+            f"{self.recipe.model})"
             for w in self.written
         )
 
@@ -91,7 +92,7 @@ def write_batches(
     if out is not None and out.exists():  # before anything is stored
         raise WorkbenchError(f"{out} exists: remove it, or name another file with -o")
     rules_id, rules = settle_current(db)  # the rules in force, stored if the job has none yet
-    summary = BatchesWritten(plan.recipe)
+    summary = BatchesWritten(plan.recipe, notes=batches.finish_files(db))
     with transaction(db):
         close_dead_runs(db)
         recipe = plan.stored or save_recipe(db, plan.recipe)
@@ -102,7 +103,7 @@ def write_batches(
             if held:
                 summary.notes.append(
                     f"cancelled batch{'es' * (len(held) > 1)} "
-                    f"{', '.join(f'#{b}' for b in held)}: {freed:,} paragraphs free again"
+                    f"{', '.join(f'#{b}' for b in held)}: {counted(freed, 'paragraph')} free again"
                 )
     after, left = START, limit
     while left is None or left > 0:
@@ -152,9 +153,7 @@ def _write_one(
         if not requests:
             batches.drop_batch(db, batch_id)
             return None
-        db.execute(
-            "UPDATE batches SET files = ? WHERE id = ?", [json.dumps([str(target)]), batch_id]
-        )
+        batches.name_file(db, batch_id, target)
         batches.add_requests(db, batch_id, requests)
         part = target.with_name(target.name + ".part")
         try:

@@ -76,7 +76,8 @@ CREATE TABLE server_tallies (
 ) WITHOUT ROWID;
 INSERT INTO server_tallies
 SELECT a.recipe_id, a.run_id, r.base_url, count(*), sum(a.outcome = 'failed'),
-    coalesce(sum(a.completion_tokens), 0), sum(a.latency_s)
+    coalesce(sum(a.completion_tokens), 0),
+    sum(CASE WHEN a.outcome = 'failed' THEN 0 ELSE a.latency_s END)
 FROM attempts a JOIN runs r ON r.id = a.run_id
 GROUP BY a.recipe_id, a.run_id;
 """
@@ -88,7 +89,8 @@ BEGIN
     INSERT INTO server_tallies
     VALUES (new.recipe_id, new.run_id,
             coalesce(new.server, (SELECT base_url FROM runs WHERE id = new.run_id)), 1,
-            new.outcome = 'failed', coalesce(new.completion_tokens, 0), new.latency_s)
+            new.outcome = 'failed', coalesce(new.completion_tokens, 0),
+            CASE WHEN new.outcome = 'failed' THEN 0 ELSE new.latency_s END)
     ON CONFLICT (recipe_id, run_id, server) DO UPDATE SET
         attempts = attempts + 1,
         failed = failed + excluded.failed,
@@ -101,7 +103,7 @@ BEGIN
         attempts = attempts - 1,
         failed = failed - (old.outcome = 'failed'),
         completion_tokens = completion_tokens - coalesce(old.completion_tokens, 0),
-        latency_s = latency_s - old.latency_s
+        latency_s = latency_s - CASE WHEN old.outcome = 'failed' THEN 0 ELSE old.latency_s END
     WHERE recipe_id = old.recipe_id AND run_id = old.run_id
       AND server = coalesce(old.server, (SELECT base_url FROM runs WHERE id = old.run_id));
     DELETE FROM server_tallies
@@ -117,13 +119,14 @@ BEGIN
         attempts = attempts - 1,
         failed = failed - (old.outcome = 'failed'),
         completion_tokens = completion_tokens - coalesce(old.completion_tokens, 0),
-        latency_s = latency_s - old.latency_s
+        latency_s = latency_s - CASE WHEN old.outcome = 'failed' THEN 0 ELSE old.latency_s END
     WHERE recipe_id = old.recipe_id AND run_id = old.run_id
       AND server = coalesce(old.server, (SELECT base_url FROM runs WHERE id = old.run_id));
     INSERT INTO server_tallies
     VALUES (new.recipe_id, new.run_id,
             coalesce(new.server, (SELECT base_url FROM runs WHERE id = new.run_id)), 1,
-            new.outcome = 'failed', coalesce(new.completion_tokens, 0), new.latency_s)
+            new.outcome = 'failed', coalesce(new.completion_tokens, 0),
+            CASE WHEN new.outcome = 'failed' THEN 0 ELSE new.latency_s END)
     ON CONFLICT (recipe_id, run_id, server) DO UPDATE SET
         attempts = attempts + 1,
         failed = failed + excluded.failed,
