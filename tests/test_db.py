@@ -323,3 +323,12 @@ def test_a_number_too_large_for_sqlite_is_one_line(cli, book):
         cli("report", "--run", "99999999999999999999"),
         "a number given is too large (Python int too large to convert to SQLite INTEGER)",
     )
+
+
+def test_the_default_database_is_workbench_db(cli, book, tmp_path, monkeypatch):
+    """Without --db or $WORKBENCH_DB, every command works on workbench.db in the current folder."""
+    monkeypatch.delenv("WORKBENCH_DB")
+    assert cli("ingest", book).exit_code == 0
+    assert (tmp_path / "workbench.db").is_file()
+    assert cli("report").exit_code == 0
+    assert "[default: workbench.db]" in " ".join(cli("report", "--help").stdout.split())
