@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 WB := $(VENV)/bin/workbench
 BOOK ?= ../shared/corpus/princess-and-the-goblin.txt
 
-.PHONY: demo test bench measure lint docs clean
+.PHONY: demo test bench measure lint docs clean ray hub
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,13 @@ demo: $(VENV)/.installed
 	@echo
 	@echo "Browse every paragraph, attempt and run:  $(WB) browse --db demo.db"
 
+# Capacity used at concurrency 1, 4, 16, 64, the fixed cost, two servers of different speeds
+# (about 2 minutes), and what streaming saves on a replay of real answers (half a minute).
+# `$(PY) benchmarks/bench_stream.py --embedded` measures it on the built-in model too (minutes).
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_run.py $(BOOK)
+	$(PY) benchmarks/bench_stream.py
+	$(PY) benchmarks/bench_meaning.py $(BOOK)
 
 # The rules measured on the labelled answers of four books (slow: every answer embedded); the
 # shared novels are read from $(CORPUS).
@@ -56,5 +61,21 @@ lint: $(VENV)/.installed
 docs: $(VENV)/.installed
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
+# Hugging Face `datasets` in .venv, for the tests that load an exported dataset folder as the
+# Hub would (tests/test_datasets.py, test_dataset_card.py): it brings pyarrow and pandas
+# (~380 MB), so it is not in the test extra and those tests skip without it. CI installs it.
+hub: $(VENV)/.installed
+	$(PY) -m pip install --quiet datasets
+
+# Ray Data, for samples/ray_http_batch.py and the batch round trip it is tested by
+# (tests/test_batch_ray.py): an environment of its own (about 640 MB), as Ray pins its own
+# versions of what the project uses. The HTTP processor needs pydantic and aiohttp beside it.
+ray: .venv-ray/.installed
+
+.venv-ray/.installed:
+	$(PYTHON) -m venv .venv-ray
+	.venv-ray/bin/pip install --quiet 'ray[data]' pydantic aiohttp
+	touch $@
+
 clean:
-	rm -rf $(VENV) demo.db demo.db-wal demo.db-shm output.jsonl site
+	rm -rf $(VENV) .venv-ray demo.db demo.db-wal demo.db-shm output.jsonl site

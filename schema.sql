@@ -130,8 +130,21 @@ CREATE TABLE runs (
     settings   TEXT NOT NULL,     -- JSON of the run's own options (concurrency, limit, …); never the API key
     message    TEXT,              -- why it failed or stopped
     pid        INTEGER NOT NULL,  -- process that ran it: tells a live run from a killed one
-    hostname   TEXT NOT NULL
+    hostname   TEXT NOT NULL,
+    -- Added by migration m010 (hence last). When the run last said it was alive (every 15 s): a
+    -- run on another host whose heartbeat is older than a claim's lease is taken for dead.
+    heartbeat_at TEXT
 );
+
+-- The servers a run sent its requests to (--base-url, each with its own concurrency), in the
+-- order given. `runs.base_url` is the first; each attempt names the one that answered it.
+CREATE TABLE run_servers (
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    position    INTEGER NOT NULL,  -- 1, 2, … as given
+    base_url    TEXT NOT NULL,
+    concurrency INTEGER NOT NULL CHECK (concurrency >= 1),  -- requests in flight at once there
+    PRIMARY KEY (run_id, position)
+) WITHOUT ROWID;
 
 -- One row per request sent, committed the moment it finishes: the audit trail.
 CREATE TABLE attempts (
@@ -169,6 +182,9 @@ CREATE TABLE attempts (
     repetition        REAL,              -- share of its 4-word sequences that recur, 0 to 1 (repetition)
     meaning           REAL,              -- meaning similarity to the original, -1 to 1 (meaning_drift)
     judge             TEXT CHECK (judge IN ('yes', 'no')),  -- what the judge answered, when asked
+    -- Added by migration m010: the base URL of the server that answered (a run may have several),
+    -- or `batch #N` for an answer read from batch results; NULL before m010 (the run's base_url).
+    server            TEXT,
     UNIQUE (paragraph_id, recipe_id, attempt_number),
     CHECK ((outcome = 'failed') = (rules_id IS NULL))
 );
@@ -285,6 +301,55 @@ CREATE TABLE checks (
 );
 CREATE INDEX checks_by_attempt ON checks (attempt_id);
 CREATE INDEX checks_by_run ON checks (run_id, kind);
+
+-- Batch files: the pending requests of a recipe written as OpenAI Batch API JSONL (`workbench
+-- batch write`), for the OpenAI Batch API, `vllm run-batch` or Ray Data to answer, and read back
+-- (`workbench batch read`). A batch reserves its paragraphs (claims) until it is read or
+-- cancelled.
+CREATE TABLE batches (
+    id         INTEGER PRIMARY KEY,
+    recipe_id  INTEGER NOT NULL REFERENCES recipes(id),
+    rules_id   INTEGER NOT NULL REFERENCES rules(id),  -- the rules its max_tokens were sized by
+    token      TEXT NOT NULL UNIQUE,  -- in each custom_id: tells this job's batches from others'
+    created_at TEXT NOT NULL,
+    files      TEXT NOT NULL CHECK (json_valid(files)),  -- the request files written, in order
+    requests   INTEGER NOT NULL,      -- lines written
+    -- written: awaiting its results (some may be read); read: every line read; cancelled: its
+    -- paragraphs released, its results no longer taken
+    status     TEXT NOT NULL CHECK (status IN ('written', 'read', 'cancelled')),
+    ended_at   TEXT
+);
+
+-- One row per line of a batch file: what was asked, and the attempt its result became.
+CREATE TABLE batch_requests (
+    custom_id      TEXT PRIMARY KEY,  -- "wb-TOKEN-pPARAGRAPH-rRECIPE-aATTEMPT": ≤ 64 of [A-Za-z0-9_-]
+    batch_id       INTEGER NOT NULL REFERENCES batches(id),
+    paragraph_id   INTEGER NOT NULL REFERENCES paragraphs(id),
+    recipe_id      INTEGER NOT NULL REFERENCES recipes(id),
+    attempt_number INTEGER NOT NULL,  -- the number it was written under (the attempt takes the next free one)
+    request        TEXT NOT NULL,     -- the body as written: exactly what `run` would send
+    attempt_id     INTEGER REFERENCES attempts(id)  -- NULL until its result is read: read twice, it adds nothing
+) WITHOUT ROWID;
+CREATE INDEX batch_requests_by_batch ON batch_requests (batch_id, paragraph_id);
+
+-- Who works a paragraph under a recipe now: a run (with a lease its heartbeat extends), or a
+-- batch whose results are awaited. A run claims paragraphs in one INSERT … ON CONFLICT DO UPDATE
+-- … RETURNING inside BEGIN IMMEDIATE, taking over only claims whose lease has lapsed; it commits
+-- an attempt only while it holds the claim, and deletes its claims as it finishes. So two runs
+-- on one database never work the same paragraph and recipe at once.
+CREATE TABLE claims (
+    paragraph_id INTEGER NOT NULL REFERENCES paragraphs(id),
+    recipe_id    INTEGER NOT NULL REFERENCES recipes(id),
+    run_id       INTEGER REFERENCES runs(id),     -- held by this run, or
+    batch_id     INTEGER REFERENCES batches(id),  -- reserved by this batch until read or cancelled
+    claimed_at   TEXT NOT NULL,
+    lease_until  TEXT,  -- a run's claim lapses then unless its heartbeat extends it; NULL for a batch
+    PRIMARY KEY (paragraph_id, recipe_id),
+    CHECK ((run_id IS NULL) != (batch_id IS NULL)),
+    CHECK ((lease_until IS NULL) = (run_id IS NULL))
+) WITHOUT ROWID;
+CREATE INDEX claims_by_run ON claims (run_id) WHERE run_id IS NOT NULL;
+CREATE INDEX claims_by_batch ON claims (batch_id) WHERE batch_id IS NOT NULL;
 
 -- Each paragraph's attempts under each recipe, counted: one row per (paragraph, recipe) that has
 -- attempts, by verdict in force (a person's where they gave one, else the rules'). Kept by the
@@ -482,6 +547,71 @@ BEGIN
         latency_s = latency_s + excluded.latency_s;
     DELETE FROM tallies WHERE attempts = 0 AND (recipe_id, run_id) =
         (SELECT recipe_id, run_id FROM attempts WHERE id = new.attempt_id);
+END;
+
+-- The attempts of each recipe and run per server that answered them, counted, with their tokens
+-- and latency: `report`'s lines per server. Kept by the triggers below; an attempt stored before
+-- m010 counts under its run's base_url.
+CREATE TABLE server_tallies (
+    recipe_id         INTEGER NOT NULL REFERENCES recipes(id),
+    run_id            INTEGER NOT NULL REFERENCES runs(id),
+    server            TEXT NOT NULL,
+    attempts          INTEGER NOT NULL,
+    failed            INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    latency_s         REAL NOT NULL,  -- of the answers (not the failures), summed: divide by attempts - failed
+    PRIMARY KEY (recipe_id, run_id, server)
+) WITHOUT ROWID;
+CREATE TRIGGER attempts_count_servers_insert AFTER INSERT ON attempts
+BEGIN
+    INSERT INTO server_tallies
+    VALUES (new.recipe_id, new.run_id,
+            coalesce(new.server, (SELECT base_url FROM runs WHERE id = new.run_id)), 1,
+            new.outcome = 'failed', coalesce(new.completion_tokens, 0),
+            CASE WHEN new.outcome = 'failed' THEN 0 ELSE new.latency_s END)
+    ON CONFLICT (recipe_id, run_id, server) DO UPDATE SET
+        attempts = attempts + 1,
+        failed = failed + excluded.failed,
+        completion_tokens = completion_tokens + excluded.completion_tokens,
+        latency_s = latency_s + excluded.latency_s;
+END;
+CREATE TRIGGER attempts_count_servers_delete AFTER DELETE ON attempts
+BEGIN
+    UPDATE server_tallies SET
+        attempts = attempts - 1,
+        failed = failed - (old.outcome = 'failed'),
+        completion_tokens = completion_tokens - coalesce(old.completion_tokens, 0),
+        latency_s = latency_s - CASE WHEN old.outcome = 'failed' THEN 0 ELSE old.latency_s END
+    WHERE recipe_id = old.recipe_id AND run_id = old.run_id
+      AND server = coalesce(old.server, (SELECT base_url FROM runs WHERE id = old.run_id));
+    DELETE FROM server_tallies
+    WHERE attempts = 0 AND recipe_id = old.recipe_id AND run_id = old.run_id;
+END;
+CREATE TRIGGER attempts_count_servers_update
+AFTER UPDATE OF recipe_id, run_id, server, outcome, latency_s, completion_tokens ON attempts
+WHEN old.recipe_id IS NOT new.recipe_id OR old.run_id IS NOT new.run_id
+    OR old.server IS NOT new.server OR (old.outcome = 'failed') IS NOT (new.outcome = 'failed')
+    OR old.latency_s IS NOT new.latency_s OR old.completion_tokens IS NOT new.completion_tokens
+BEGIN
+    UPDATE server_tallies SET
+        attempts = attempts - 1,
+        failed = failed - (old.outcome = 'failed'),
+        completion_tokens = completion_tokens - coalesce(old.completion_tokens, 0),
+        latency_s = latency_s - CASE WHEN old.outcome = 'failed' THEN 0 ELSE old.latency_s END
+    WHERE recipe_id = old.recipe_id AND run_id = old.run_id
+      AND server = coalesce(old.server, (SELECT base_url FROM runs WHERE id = old.run_id));
+    INSERT INTO server_tallies
+    VALUES (new.recipe_id, new.run_id,
+            coalesce(new.server, (SELECT base_url FROM runs WHERE id = new.run_id)), 1,
+            new.outcome = 'failed', coalesce(new.completion_tokens, 0),
+            CASE WHEN new.outcome = 'failed' THEN 0 ELSE new.latency_s END)
+    ON CONFLICT (recipe_id, run_id, server) DO UPDATE SET
+        attempts = attempts + 1,
+        failed = failed + excluded.failed,
+        completion_tokens = completion_tokens + excluded.completion_tokens,
+        latency_s = latency_s + excluded.latency_s;
+    DELETE FROM server_tallies
+    WHERE attempts = 0 AND recipe_id = old.recipe_id AND run_id = old.run_id;
 END;
 
 -- The status of each (paragraph, recipe) that has attempts: succeeded (has the accepted answers

@@ -34,14 +34,22 @@ log = logging.getLogger("mkdocs.hooks.workbench")
 
 
 def command_names() -> list[str]:
-    """The app's visible commands, in the order `workbench --help` lists them."""
+    """The app's visible commands, in the order `workbench --help` lists them; a group's own
+    commands follow it ("batch", "batch write", …)."""
     from typer.main import get_command
 
     from workbench.cli import app
 
     group = get_command(app)
     commands: dict[str, Any] = getattr(group, "commands", {})
-    return [name for name, command in commands.items() if not command.hidden]
+    names = []
+    for name, command in commands.items():
+        if command.hidden:
+            continue
+        names.append(name)
+        inner: dict[str, Any] = getattr(command, "commands", {})
+        names.extend(f"{name} {sub}" for sub, found in inner.items() if not found.hidden)
+    return names
 
 
 def help_env() -> dict[str, str]:
@@ -58,7 +66,7 @@ def help_env() -> dict[str, str]:
 def help_text(name: str) -> str:
     """What `workbench NAME --help` prints, from a fresh process as a user would see it."""
     result = subprocess.run(
-        [sys.executable, "-m", "workbench", name, "--help"],
+        [sys.executable, "-m", "workbench", *name.split(), "--help"],
         capture_output=True,
         text=True,
         env=help_env(),

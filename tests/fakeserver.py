@@ -9,8 +9,10 @@ predictions. Embeddings are a hashed bag of words unless scripted (`enqueue_embe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
 import threading
 import time
 import zlib
@@ -33,6 +35,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the connection without answering
     usage: dict[str, int] | bool | None = True  # True: computed; None/False: left out
+    cut_after: int | None = None  # streamed: close after this many pieces, no end (a cut stream)
+    pieces: list[str] | None = None  # streamed: these pieces (a model's tokens), not a word each
 
     @classmethod
     def error(cls, status: int, message: str = "scripted error", **kw: Any) -> Reply:
@@ -52,6 +56,17 @@ def rotate_words(text: str) -> str:
 Responder = Callable[[dict[str, Any], int], Reply]  # (request body, call number for this text)
 
 
+@dataclass
+class Streamed:
+    """One streamed answer as the server sent it: how many pieces went out before it ended or
+    the client closed the connection."""
+
+    text: str  # the user message it answered
+    pieces: int  # pieces of the answer it wrote
+    total: int  # pieces the whole answer had
+    closed_by_client: bool  # a write failed: the client had gone
+
+
 class FakeServer:
     def __init__(
         self,
@@ -61,22 +76,31 @@ class FakeServer:
         latency: float = 0.0,
         responder: Responder | None = None,
         models_reply: Reply | None = None,
+        streams: bool = True,
+        piece_delay: float = 0.0,
     ) -> None:
         self.models = models
         self.latency = latency
+        # Asked to stream, it answers in server-sent events, a word a piece, piece_delay apart
+        # (as llama.cpp, vLLM, LM Studio do); streams=False: one JSON body, as if it could not.
+        self.streams = streams
+        self.piece_delay = piece_delay
+        self.streamed: list[Streamed] = []
         self.responder = responder
         self.models_reply = models_reply
         self.queue: deque[Reply] = deque()
         self.embedding_queue: deque[Reply] = deque()  # scripted replies to POST /embeddings
         self.embedding_requests: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []  # bodies of chat completions, in arrival order
+        self.arrived: list[float] = []  # their time.monotonic() of arrival
         self.headers: list[dict[str, str]] = []  # their headers
         self.calls: Counter[str] = Counter()  # per user message
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(slots) if slots else None
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._connections: set[Any] = set()  # open client sockets, for kill()
+        self._httpd = _Quiet(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -111,6 +135,16 @@ class FakeServer:
         if self._thread:
             self._thread.join()
 
+    def kill(self) -> None:
+        """Stop as a server that dies does: no new connections, and the open ones (keep-alive
+        and in flight) reset."""
+        self.stop()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
     def __enter__(self) -> FakeServer:
         return self.start()
 
@@ -121,6 +155,7 @@ class FakeServer:
         user = _user_message(body)
         with self._lock:
             self.requests.append(body)
+            self.arrived.append(time.monotonic())
             self.calls[user] += 1
             call = self.calls[user]
             if self.queue:
@@ -128,6 +163,11 @@ class FakeServer:
         if self.responder:
             return self.responder(body, call)
         return Reply()
+
+
+class _Quiet(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-answer (the point of some tests) is no error here."""
 
 
 def _user_message(body: dict[str, Any]) -> str:
@@ -203,10 +243,22 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
+        def setup(self) -> None:
+            super().setup()
+            with server._lock:
+                server._connections.add(self.connection)
+
+        def finish(self) -> None:
+            with server._lock:
+                server._connections.discard(self.connection)
+            with contextlib.suppress(OSError):
+                super().finish()
+
         def _send(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
             data = body.encode("utf-8")
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            if "Content-Type" not in (headers or {}):
+                self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
@@ -249,10 +301,20 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
                 with server._lock:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
-                if server.latency or reply.delay:
-                    time.sleep(server.latency + reply.delay)
+                streamed = (
+                    body.get("stream") and server.streams and reply.body is None
+                    and reply.status == 200 and not reply.drop
+                )  # fmt: skip
+                # Streamed, the server's latency is spread over the pieces, as a model
+                # generates them; else the whole answer comes after it.
+                wait = reply.delay + (0 if streamed else server.latency)
+                if wait:
+                    time.sleep(wait)
                 if reply.drop:
                     self.close_connection = True
+                    return
+                if streamed:
+                    self._stream(body, reply)
                     return
                 text = reply.body if reply.body is not None else completion_body(body, reply)
                 self._send(reply.status, text, reply.headers)
@@ -261,6 +323,66 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
                     server.in_flight -= 1
                 if server._slots:
                     server._slots.release()
+
+        def _stream(self, body: dict[str, Any], reply: Reply) -> None:
+            """The answer as server-sent events over chunked encoding: a role event, a piece a
+            word (with the space before it), the finish reason, the usage, [DONE]."""
+            content = (
+                reply.content if reply.content is not None else rotate_words(_user_message(body))
+            )
+            pieces = reply.pieces or re.findall(r"\s*\S+|\s+", content)
+            log = Streamed(_user_message(body), 0, len(pieces), False)
+            with server._lock:
+                server.streamed.append(log)
+
+            def event(data: dict[str, Any] | str) -> None:
+                text = data if isinstance(data, str) else json.dumps(data)
+                payload = f"data: {text}\n\n".encode()
+                self.wfile.write(f"{len(payload):x}\r\n".encode() + payload + b"\r\n")
+                self.wfile.flush()
+
+            def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+                return {
+                    "id": "chatcmpl-fake", "object": "chat.completion.chunk",
+                    "model": body.get("model", "fake-model"),
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                }  # fmt: skip
+
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            try:
+                event(chunk({"role": "assistant", "content": None}))
+                # Piece n goes out at its time, however long writing the others took.
+                step = server.piece_delay + server.latency / max(len(pieces), 1)
+                begun = time.monotonic()
+                for n, piece in enumerate(pieces):
+                    if reply.cut_after is not None and n >= reply.cut_after:
+                        self.close_connection = True
+                        self.wfile.write(b"0\r\n\r\n")  # ends, without a finish reason
+                        return
+                    due = begun + (n + 1) * step - time.monotonic()
+                    if due > 0:
+                        time.sleep(due)
+                    event(chunk({"content": piece}))
+                    log.pieces += 1
+                event(chunk({}, reply.finish_reason))
+                if reply.usage:
+                    prompt = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
+                    usage = reply.usage if isinstance(reply.usage, dict) else {
+                        "prompt_tokens": prompt, "completion_tokens": len(pieces),
+                        "total_tokens": prompt + len(pieces),
+                    }  # fmt: skip
+                    event({**chunk({}), "choices": [], "usage": usage})
+                event("[DONE]")
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+            except OSError:  # the client closed the connection
+                log.closed_by_client = True
+                self.close_connection = True
 
         def _embeddings(self, body: dict[str, Any]) -> None:
             with server._lock:

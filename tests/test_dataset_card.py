@@ -23,7 +23,7 @@ from workbench.judge.settings import Rules
 
 DATASETS_MISSING = (
     "Hugging Face `datasets` is not installed: it brings pyarrow and pandas (~380 MB), so it is "
-    "not in the test extra; `pip install datasets` to run this"
+    "not in the test extra; `make hub` to run this"
 )
 
 

@@ -680,7 +680,7 @@ def test_a_failed_split_export_keeps_the_previous_files(cli, job, tmp_path, monk
 def test_the_datasets_library_loads_every_format(cli, job, tmp_path, monkeypatch, fmt):
     """Hugging Face `datasets` (what TRL, LLaMA-Factory and Axolotl load files with) reads each
     file, texts intact. Not in the test extra: it brings pyarrow and pandas (~380 MB, 22 s to
-    install here), so these run where it is installed (`pip install datasets`)."""
+    install here), so these run where it is installed (`make hub`)."""
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     datasets = pytest.importorskip("datasets")

@@ -176,6 +176,11 @@ def test_a_fresh_database_is_marked_and_complete(cli, book, db_path):
             ("table", "tallies"),
             ("table", "checks"),
             ("table", "reviews"),
+            ("table", "run_servers"),
+            ("table", "server_tallies"),
+            ("table", "claims"),
+            ("table", "batches"),
+            ("table", "batch_requests"),
             *(
                 ("table", f"{table}_fts{part}")
                 for table in ("paragraphs", "attempts")
@@ -322,9 +327,10 @@ def test_a_number_too_large_for_sqlite_is_one_line(cli, book):
     )
 
 
-def test_the_default_database_is_workbench_db_in_the_current_folder(cli, tmp_path, monkeypatch):
+def test_the_default_database_is_workbench_db(cli, book, tmp_path, monkeypatch):
+    """Without --db or $WORKBENCH_DB, every command works on workbench.db in the current folder."""
     monkeypatch.delenv("WORKBENCH_DB")
-    source = tmp_path / "book.txt"
-    source.write_text("A paragraph with enough words in it to be stored as one.\n")
-    assert cli("ingest", source).exit_code == 0
+    assert cli("ingest", book).exit_code == 0
     assert (tmp_path / "workbench.db").is_file()
+    assert cli("report").exit_code == 0
+    assert "[default: workbench.db]" in " ".join(cli("report", "--help").stdout.split())

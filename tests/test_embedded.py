@@ -7,6 +7,7 @@ start); the tests that must see a server stop start their own.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -181,3 +182,43 @@ def test_importing_the_module_loads_no_native_code():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
     )
     assert result.stdout.strip() == "False", result.stderr
+
+
+def predicted_tokens(http, server) -> float:
+    """llama.cpp's own count of the tokens it has generated (GET /metrics)."""
+    root = server.base_url.rsplit("/v1", 1)[0]
+    text = http.get(f"{root}/metrics", timeout=10).text
+    (value,) = re.findall(r"^llamacpp:tokens_predicted_total (\S+)$", text, re.MULTILINE)
+    return float(value)
+
+
+def test_closing_a_stream_stops_llama_cpp_generating(server, http):
+    """What `run --stream` relies on to save tokens: this llama.cpp stops decoding within a
+    few tokens of the client closing the connection, rather than finishing max_tokens."""
+    from workbench.llm.client import Server
+    from workbench.llm.stream import stream_complete
+
+    before = predicted_tokens(http, server)
+    seen: list[int] = []
+
+    def watch(text: str) -> str | None:
+        seen.append(1)
+        return "enough" if len(seen) >= 10 else None
+
+    body = {
+        "model": server.model,
+        "messages": [{"role": "user", "content": "Tell a very long story about a lighthouse."}],
+        "max_tokens": 300,
+        "temperature": 0.9,
+        "seed": 1,
+    }
+    completion = stream_complete(Server(server.base_url), http, body, watch)
+    assert completion.finish_reason == "aborted" and completion.completion_tokens == 10
+    time.sleep(1.0)  # time for 30 more tokens, had it gone on
+    generated = predicted_tokens(http, server) - before
+    assert 10 <= generated <= 14
+    # The same request read to its end generates what it was allowed.
+    before = predicted_tokens(http, server)
+    whole = stream_complete(Server(server.base_url), http, {**body, "max_tokens": 40})
+    assert whole.finish_reason == "length" and whole.completion_tokens == 40
+    assert predicted_tokens(http, server) - before == 40

@@ -20,6 +20,7 @@ import requests
 from sqlite_utils import Database
 
 from tests.conftest import words
+from workbench.judge.early import FINAL_ON_PARTS
 
 # Not importorskip: importing xllamacpp here would pre-empt embedded.py's OMP_WAIT_POLICY. In CI
 # the extra is installed by `make test`, so there a missing one fails instead of skipping.
@@ -44,6 +45,16 @@ def first_paragraphs(tmp_path: Path, count: int) -> Path:
     return path
 
 
+def streamed_text(response: str) -> str:
+    """The answer a stream of server-sent events carried."""
+    text = ""
+    for event in response.split("\n\n"):
+        if event.startswith("data: {"):
+            for choice in json.loads(event[6:]).get("choices", []):
+                text += choice.get("delta", {}).get("content") or ""
+    return text
+
+
 def test_ingest_run_report_export_on_the_real_model(cli, tmp_path, db_path):
     assert cli("ingest", first_paragraphs(tmp_path, 4)).exit_code == 0
     result = cli(
@@ -66,17 +77,21 @@ def test_ingest_run_report_export_on_the_real_model(cli, tmp_path, db_path):
     for attempt in attempts:
         assert attempt["outcome"] in ("accepted", "rejected")  # a local server does not fail
         assert attempt["http_status"] == 200
-        assert attempt["finish_reason"] in ("stop", "length")
-        assert attempt["prompt_tokens"] > 0 and attempt["completion_tokens"] > 0
+        assert attempt["finish_reason"] in ("stop", "length", "aborted")
+        assert attempt["completion_tokens"] > 0
         body = json.loads(attempt["request"])
         assert body["model"] == "SmolLM2-135M-Instruct.Q4_1"
         assert body["max_tokens"] == 160
-        assert (
-            json.loads(attempt["response"])["choices"][0]["message"]["content"].strip()
-            == (attempt["answer"])
-        )
+        assert body["stream"] is True  # llama.cpp streams
+        assert streamed_text(attempt["response"]).strip() == attempt["answer"]
         if attempt["finish_reason"] == "length":
             assert attempt["reason"] == "truncated"
+        if attempt["finish_reason"] == "aborted":  # stopped by a rule that more text can't undo
+            assert attempt["outcome"] == "rejected" and attempt["prompt_tokens"] is None
+            assert attempt["reason"] in FINAL_ON_PARTS
+            assert "[DONE]" not in attempt["response"]
+        else:
+            assert attempt["prompt_tokens"] > 0
 
     report = json.loads(cli("report", "--json").stdout)
     p, a = report["paragraphs"], report["attempts"]

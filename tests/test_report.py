@@ -181,6 +181,10 @@ def test_text_report_of_a_scripted_run(cli, scripted):
         re.compile(
             r"  #1 \d{4}-\d\d-\d\d \d\d:\d\d:\d\d completed   fake-model  6 attempts \(2 accepted\)"
         ),
+        "Servers",
+        re.compile(
+            r"  http://127\.0\.0\.1:\d+/v1  6 attempts \(1 failed\) · mean latency \d+\.\d\d s"
+        ),
         "Skipped",
         f"  report.txt ¶4 too_short: 3 words, fewer than 8 (0.8 × 10)  '{P3}'",
     ]

@@ -127,6 +127,26 @@ def test_ctrl_c_marks_the_run_interrupted_and_resumes(cli, tmp_path, db_path):
     check_finished(db_path)
 
 
+def test_a_second_ctrl_c_closes_the_run_all_the_same(cli, tmp_path, db_path):
+    """Pressed twice: the run is still closed as interrupted with what arrived committed, and
+    the command does not claim nothing changed."""
+    ingest(cli, tmp_path)
+    with FakeServer(latency=0.2, slots=2) as server:
+        process = start_run(server.base_url, db_path)
+        wait_for_attempts(db_path, 4, process)
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 130
+    assert "Interrupted: finished attempts are saved; run again to resume." in stderr
+    assert "nothing changed" not in stderr and "Traceback" not in stderr
+    with Database(db_path) as db:
+        assert next(db.query("SELECT status FROM runs"))["status"] == "interrupted"
+        assert db["claims"].count == 0
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
 def test_sigkill_in_a_second_recipe_then_resume(cli, tmp_path, db_path):
     ingest(cli, tmp_path)
     with FakeServer(latency=0.05, slots=2) as server:

@@ -224,13 +224,17 @@ def test_unknown_rule_is_a_one_line_error(cli, fake, one_paragraph):
     assert fake.requests == []
 
 
-def test_feedback_tells_the_model_why(cli, fake, one_paragraph):
+@pytest.mark.parametrize(
+    ("stream", "shown"),
+    [("--no-stream", f"{GOOD}\n\n{GOOD}"), ("--stream", f"{GOOD}\n\nAs")],  # what it read
+)
+def test_feedback_tells_the_model_why(cli, fake, one_paragraph, stream, shown):
     fake.enqueue(f"{GOOD}\n\n{GOOD}", GOOD)
-    assert run(cli, fake, "--feedback").exit_code == 0
+    assert run(cli, fake, "--feedback", stream).exit_code == 0
     first, second = fake.requests
     assert len(first["messages"]) == 2
     assert second["messages"][2:] == [
-        {"role": "assistant", "content": f"{GOOD}\n\n{GOOD}"},
+        {"role": "assistant", "content": shown},
         {
             "role": "user",
             "content": "Your previous answer was rejected because it had more than one "

@@ -120,11 +120,12 @@ def test_api_key_is_sent_but_never_stored(cli, fake, tmp_path, db_path, monkeypa
     assert secret not in result.stdout + result.stderr
 
 
-def test_every_attempt_is_recorded(cli, fake, tmp_path, db_path):
+@pytest.mark.parametrize("stream", ["--stream", "--no-stream"])
+def test_every_attempt_is_recorded(cli, fake, tmp_path, db_path, stream):
     paragraph = words(10)
     ingest_paragraphs(cli, tmp_path, [paragraph])
     fake.enqueue(Reply("short", finish_reason="stop"), words(9, "new"))
-    assert run(cli, fake).exit_code == 0
+    assert run(cli, fake, stream).exit_code == 0
     first, second = attempts(db_path)
     assert (first["attempt_number"], first["outcome"], first["reason"]) == (
         1,
@@ -135,7 +136,15 @@ def test_every_attempt_is_recorded(cli, fake, tmp_path, db_path):
     assert (second["attempt_number"], second["outcome"], second["reason"]) == (2, "accepted", None)
     assert second["answer"] == words(9, "new")
     assert json.loads(second["request"]) == fake.requests[1]
-    assert json.loads(second["response"])["choices"][0]["message"]["content"] == words(9, "new")
+    if stream == "--no-stream":
+        assert "stream" not in fake.requests[1]
+        assert json.loads(second["response"])["choices"][0]["message"]["content"] == words(9, "new")
+    else:  # the events exactly as received, one a word
+        assert fake.requests[1]["stream"] is True
+        events = [line for line in second["response"].split("\n\n") if line]
+        assert events[-1] == "data: [DONE]"
+        pieces = [json.loads(e[6:])["choices"] for e in events[1:-3]]
+        assert "".join(c[0]["delta"]["content"] for c in pieces) == words(9, "new")
     assert second["http_status"] == 200
     assert second["finish_reason"] == "stop"
     assert (second["prompt_tokens"], second["completion_tokens"]) == (
@@ -236,7 +245,9 @@ def test_timeouts_are_retried(cli, fake, tmp_path, db_path):
     assert rows[0]["http_status"] is None
 
 
-def test_backoff_waits_grow_and_honour_retry_after():
+def policy_waits(hints: list[float | None], retries: int, backoff: float) -> list[float]:
+    """The waits the transport policy sleeps between tries that fail with these Retry-After
+    hints (None: no header), in order."""
     from workbench.llm.client import Completion
     from workbench.llm.retry import TransientFailure, transport_policy
 
@@ -245,16 +256,43 @@ def test_backoff_waits_grow_and_honour_retry_after():
 
     def failing():
         completion = Completion(request={}, started_at="", error="http_429", http_status=429)
-        completion.retry_after = 7.0 if len(calls) == 3 else None
+        completion.retry_after = hints[len(calls)] if len(calls) < len(hints) else None
         calls.append(completion)
         raise TransientFailure(completion)
 
     with pytest.raises(TransientFailure):
-        transport_policy(retries=4, backoff=1.0, sleep=waits.append)(failing)
-    assert len(calls) == 5  # the first try and 4 retries
-    assert len(waits) == 4
-    assert 1 <= waits[0] < 2 and 2 <= waits[1] < 3 and 4 <= waits[2] < 5
-    assert waits[3] >= 8  # 2**3 with jitter, and at least Retry-After (7)
+        transport_policy(retries=retries, backoff=backoff, sleep=waits.append)(failing)
+    assert len(calls) == retries + 1  # the first try and the retries
+    return waits
+
+
+def test_backoff_waits_grow_and_honour_retry_after_up_to_the_cap():
+    from workbench.llm.defaults import MAX_BACKOFF
+
+    # A hint larger than the backoff wins; no hint, the backoff; a huge hint, the cap.
+    waits = policy_waits([30.0, None, 1000.0, None], retries=4, backoff=1.0)
+    assert 30 <= waits[0] < 31  # Retry-After 30 (the backoff alone would be 1 to 2)
+    assert 2 <= waits[1] < 3  # 2**1 plus jitter
+    assert MAX_BACKOFF <= waits[2] < MAX_BACKOFF + 1  # capped, not 1000
+    assert 8 <= waits[3] < 9  # 2**3 plus jitter
+    # A hint smaller than the backoff does not shorten it.
+    assert 4 <= policy_waits([None, None, 0.5], retries=3, backoff=1.0)[2] < 5
+
+
+def test_backoff_is_jittered():
+    """Requests that failed together do not come back together: each wait takes a random
+    share of the backoff on top."""
+    seconds = {round(policy_waits([], retries=1, backoff=1.0)[0], 6) for _ in range(20)}
+    assert len(seconds) > 10 and all(1 <= s < 2 for s in seconds)
+
+
+def test_retry_after_is_waited_even_without_backoff(cli, fake, tmp_path, db_path):
+    ingest_paragraphs(cli, tmp_path, [words(10)])
+    fake.enqueue(Reply.error(429, "busy", headers={"Retry-After": "1"}), words(10, "ok"))
+    started = time.monotonic()
+    assert run(cli, fake).exit_code == 0  # --backoff 0
+    assert time.monotonic() - started >= 1.0
+    assert [r["reason"] for r in attempts(db_path)] == ["http_429", None]
 
 
 def test_server_that_keeps_failing_stops_the_run(cli, fake, tmp_path, db_path):
@@ -284,6 +322,52 @@ def test_client_error_stops_the_run_with_the_servers_message(cli, fake, tmp_path
     (row,) = attempts(db_path)
     assert (row["outcome"], row["reason"], row["http_status"]) == ("failed", "http_400", 400)
     assert next(Database(db_path).query("SELECT status FROM runs"))["status"] == "failed"
+
+
+def test_a_redirect_loop_is_refused_at_once(cli, fake, tmp_path, db_path):
+    """The client cannot send it, and never will: not retried for minutes as a network fault."""
+    ingest_paragraphs(cli, tmp_path, [words(10)])
+    fake.responder = lambda body, call: Reply(
+        status=307, body="", headers={"Location": "/v1/chat/completions"}
+    )
+    started = time.monotonic()
+    result = run(cli, fake, "--backoff", "1")
+    assert time.monotonic() - started < 10
+    assert result.exit_code == 4
+    assert result.stderr.strip() == (
+        "Error: the server refused the request: too_many_redirects: Exceeded 30 redirects."
+    )
+    (row,) = attempts(db_path)
+    assert (row["outcome"], row["reason"]) == ("failed", "too_many_redirects")
+
+
+def test_an_api_key_no_header_can_carry_is_refused_without_showing_it(cli, fake, tmp_path, db_path):
+    ingest_paragraphs(cli, tmp_path, [words(10)])
+    result = run(cli, fake, "--api-key", "sk-secret\nmore")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: --api-key must be one line of printable characters, without spaces around it\n"
+    )
+    assert "sk-secret" not in result.output and fake.requests == []
+
+
+def test_a_refusal_does_not_wait_for_the_requests_in_flight(cli, fake, tmp_path, db_path):
+    ingest_paragraphs(cli, tmp_path, [words(10, "slow"), words(10, "bad")])
+
+    def responder(body, call):
+        if "slow0" in body["messages"][-1]["content"]:
+            return Reply(delay=30)
+        time.sleep(0.3)  # the slow one is in flight by now
+        return Reply.error(400, "context length exceeded")
+
+    fake.responder = responder
+    started = time.monotonic()
+    result = run(cli, fake, "--concurrency", "2")
+    assert time.monotonic() - started < 10  # not the 30 s of the slow request
+    assert result.exit_code == 4
+    assert next(Database(db_path).query("SELECT status FROM runs"))["status"] == "failed"
+    assert set(statuses(db_path).values()) == {"pending"}
+    assert Database(db_path)["claims"].count == 0
 
 
 def test_limit_works_that_many_paragraphs_in_source_order(cli, fake, tmp_path, db_path):
@@ -466,40 +550,86 @@ def test_run_without_a_database_says_ingest_first(cli, tmp_path, db_path):
     assert not db_path.exists()
 
 
-def leave_running_run(cli, fake, db_path: Path, pid: int) -> None:
+def leave_running_run(
+    cli, fake, db_path: Path, pid: int, hostname: str | None = None, heartbeat: str | None = None
+) -> None:
     """A first run, then a runs row as a process that is still running, or was killed, leaves
-    it."""
+    it, holding the claim on the paragraph the first run left."""
     assert run(cli, fake, "--limit", "1").exit_code == 0
     with Database(db_path) as db:
         db.table("runs").insert(
-            {"recipe_id": 1, "rules_id": 1, "started_at": "x", "status": "running",
-             "base_url": "u", "settings": "{}", "pid": pid, "hostname": socket.gethostname()}
+            {"recipe_id": 1, "rules_id": 1, "started_at": "2020-01-01T00:00:00.000Z",
+             "status": "running", "base_url": "u", "settings": "{}", "pid": pid,
+             "hostname": hostname or socket.gethostname(), "heartbeat_at": heartbeat}
         )  # fmt: skip
+        db.execute(
+            "INSERT INTO claims (paragraph_id, recipe_id, run_id, claimed_at, lease_until) "
+            "SELECT id, 1, 2, '2020-01-01T00:00:00.000Z', ? FROM paragraphs WHERE id = 2",
+            [heartbeat or "2999-01-01T00:00:00.000Z"],
+        )
         db.conn.commit()
 
 
-def test_a_live_run_is_not_raced(cli, fake, tmp_path, db_path):
+def test_a_live_runs_paragraphs_are_left_to_it(cli, fake, tmp_path, db_path):
     ingest_paragraphs(cli, tmp_path, [words(10, "a"), words(10, "b")])
     leave_running_run(cli, fake, db_path, os.getppid())
     result = run(cli, fake)
-    assert result.exit_code == 1
-    assert result.stderr.startswith("Error: run #2 (process ")
-    assert len(fake.requests) == 1
-    result = cli("rules", "--min-ratio", "0.5")  # nor re-judged under it
-    assert result.exit_code == 1
-    assert result.stderr.startswith("Error: run #2 (process ")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == (
+        "Nothing to do now: every pending paragraph under recipe 'default' is being worked by "
+        f"run #2 (process {os.getppid()})."
+    )
+    assert len(fake.requests) == 1  # the first run's; b is the live run's
+    assert [r["id"] for r in Database(db_path).query("SELECT id FROM runs")] == [1, 2]
+    # What it judges by, and the budgets of the recipe it works, are not changed under it.
+    server = ("--base-url", fake.base_url)
+    for args in [("rules", "--min-ratio", "0.5"), ("run", "--min-ratio", "0.5", *server),
+                 ("run", "--max-attempts", "2", *server)]:  # fmt: skip
+        result = cli(*args)
+        assert result.exit_code == 1, args
+        assert result.stderr.startswith(
+            f"Error: run #2 (process {os.getppid()}) is still working on this database, and "
+        )
 
 
-def test_a_dead_run_is_closed_as_interrupted(cli, fake, tmp_path, db_path):
+def test_a_dead_run_is_closed_as_interrupted_and_its_claims_taken_at_once(
+    cli, fake, tmp_path, db_path
+):
     ingest_paragraphs(cli, tmp_path, [words(10, "a"), words(10, "b")])
     leave_running_run(cli, fake, db_path, 999_999_999)
     assert run(cli, fake).exit_code == 0
-    rows = list(Database(db_path).query("SELECT id, status FROM runs ORDER BY id"))
-    assert rows == [
-        {"id": 1, "status": "completed"},
-        {"id": 2, "status": "interrupted"},
-        {"id": 3, "status": "completed"},
+    rows = list(Database(db_path).query("SELECT id, status, message FROM runs ORDER BY id"))
+    assert [(r["id"], r["status"]) for r in rows] == [
+        (1, "completed"),
+        (2, "interrupted"),
+        (3, "completed"),
     ]
+    assert rows[1]["message"] == "the process ended without closing the run (killed?)"
+    assert set(statuses(db_path).values()) == {"succeeded"}
+    assert Database(db_path)["claims"].count == 0
+
+
+def test_a_run_on_another_host_is_alive_while_it_beats(cli, fake, tmp_path, db_path):
+    """Another host's process cannot be asked: its heartbeat says whether it lives. Once it is
+    older than a lease, its run is closed and its claims are free (a container started again
+    under a new host name is not locked out)."""
+    ingest_paragraphs(cli, tmp_path, [words(10, "a"), words(10, "b")])
+    from workbench.store.times import utc_after
+
+    leave_running_run(cli, fake, db_path, 1, "elsewhere", heartbeat=utc_after(30))
+    result = run(cli, fake)
+    assert "being worked by run #2 (process 1 on elsewhere)" in result.stdout
+    with Database(db_path) as db:  # it stops beating
+        db.execute("UPDATE runs SET heartbeat_at = ? WHERE id = 2", [utc_after(-61)])
+        db.execute("UPDATE claims SET lease_until = ? WHERE run_id = 2", [utc_after(-1)])
+        db.conn.commit()
+    assert run(cli, fake).exit_code == 0
+    rows = list(Database(db_path).query("SELECT status, message FROM runs WHERE id = 2"))
+    assert rows == [
+        {"status": "interrupted",
+         "message": "no heartbeat from elsewhere for over 60 s (its process is gone?)"}
+    ]  # fmt: skip
+    assert set(statuses(db_path).values()) == {"succeeded"}
 
 
 def test_progress_goes_to_stderr_and_quiet_silences_it(cli, fake, tmp_path):

@@ -77,9 +77,18 @@ def test_truncated_when_finish_reason_is_length():
     )
 
 
-@pytest.mark.parametrize("finish_reason", [None, "stop", "eos", "content_filter"])
-def test_only_length_means_truncated(finish_reason):
+@pytest.mark.parametrize("finish_reason", [None, "stop", "eos"])
+def test_only_length_and_content_filter_mean_truncated(finish_reason):
     assert validate(TEN, words(10, "out"), finish_reason) is None
+
+
+def test_a_filtered_answer_is_not_a_paraphrase():
+    """A provider's content filter stopped (or blanked) it: whatever is left is not the model's
+    paraphrase, so it is rejected however well it reads."""
+    assert validate(TEN, words(10, "out"), "content_filter") == Rejection(
+        "truncated",
+        "the server's content filter stopped the answer (finish_reason: content_filter)",
+    )
 
 
 def test_empty_answer():
@@ -375,7 +384,8 @@ def test_cli_default_rules_are_the_notebooks(cli, fake, db_path, ten_words):
     # The original's own words in another order: a paraphrase to every rule but the length.
     shuffled = " ".join(reversed(TEN.split()))
     fake.enqueue(" ".join(shuffled.split()[:7]), f"{shuffled} {shuffled[:-2]} x", shuffled[:-4])
-    reasons = run_and_get_reasons(cli, fake, db_path, notebook=False)
+    # Whole answers: streamed, the second would be stopped at its 15th word, as a loop.
+    reasons = run_and_get_reasons(cli, fake, db_path, "--no-stream", notebook=False)
     assert reasons == [
         ("rejected", "too_short", "7 words, fewer than 8 (0.8 × 10)"),
         ("rejected", "too_long", "21 words, more than 20 (2 × 10)"),

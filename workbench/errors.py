@@ -70,6 +70,17 @@ class DatabaseError(SettingError):
     labels: ClassVar[dict[str, str]] = {"db": "database"}
 
 
+class DatabaseLocked(WorkbenchError):
+    """Another process kept the database's write lock for longer than the busy timeout."""
+
+    def __init__(self, waited: float) -> None:
+        self.waited = waited
+        super().__init__(
+            f"the database is locked: another process kept writing to it for the {waited:.1f} s "
+            "this command waited; try again when it is done"
+        )
+
+
 class ServerUnreachable(WorkbenchError):
     """The server is down, the URL is wrong, or it does not speak the OpenAI API; seen by `run`."""
 

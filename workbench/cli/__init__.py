@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from workbench.cli import browse, export, ingest, report, review, rules, run, server
+from workbench.cli import batch, browse, export, ingest, report, review, rules, run, server
 from workbench.cli.app import app
 
 __all__ = ["app", "main"]
@@ -29,6 +29,7 @@ for _command in (
     server.doctor,
 ):
     app.command()(_command)
+app.add_typer(batch.app)  # after run: the other way to get answers
 
 
 def main() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import sqlite3
 from collections.abc import Callable
 from typing import Annotated, NoReturn, ParamSpec, TypeVar
 
@@ -17,7 +16,6 @@ import typer
 
 from workbench import __version__
 from workbench.errors import ExitCode, SettingError, WorkbenchError
-from workbench.store.database import database_trouble
 
 app = typer.Typer(
     help="Turn a book into fine-tuning pairs with a local LLM.\n\n"
@@ -52,6 +50,8 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        import sqlite3  # here, not at the top: `workbench --version` never needs it
+
         try:
             return command(*args, **kwargs)
         except SettingError as e:
@@ -59,6 +59,8 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
         except WorkbenchError as e:
             fail(str(e), e.exit_code)
         except sqlite3.DatabaseError as e:
+            from workbench.store.database import database_trouble
+
             message = database_trouble(e)
             if message is None:
                 raise  # a bug: keep the traceback

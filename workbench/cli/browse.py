@@ -13,7 +13,7 @@ from workbench.cli.options import (
 )
 from workbench.cli.review import ReviewerOption
 from workbench.errors import ExitCode
-from workbench.store.database import DEFAULT_DB
+from workbench.store.defaults import DEFAULT_DB
 
 
 @user_errors

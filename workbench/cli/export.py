@@ -11,7 +11,6 @@ from workbench.cli.app import user_errors
 from workbench.cli.options import (
     DbOption,
 )
-from workbench.dataset.export import export as export_pairs
 from workbench.dataset.formats import (
     BACKWARD,
     DEFAULT_AUTHOR,
@@ -21,7 +20,7 @@ from workbench.dataset.formats import (
     FORWARD,
 )
 from workbench.dataset.options import DEFAULT_FORMAT, DEFAULT_SEED, ExportOptions
-from workbench.store.database import DEFAULT_DB, open_db
+from workbench.store.defaults import DEFAULT_DB
 
 
 @user_errors
@@ -176,6 +175,9 @@ def export(
         languages=tuple(language or ()), reviewed_only=reviewed_only,
     )  # fmt: skip
     checked = options.checked()  # a bad option is refused before the database is opened
+    from workbench.dataset.export import export as export_pairs
+    from workbench.store.database import open_db
+
     with open_db(db) as database:
         result = export_pairs(database, options, checked)
     typer.echo(result.wrote(), err=output == "-")

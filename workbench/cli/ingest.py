@@ -14,8 +14,7 @@ from workbench.cli.options import (
 from workbench.errors import WorkbenchError
 from workbench.ingest.book import DEFAULT_ENCODING
 from workbench.ingest.sources import DEFAULT_MIN_WORDS, read_sources
-from workbench.ingest.storing import ingest as ingest_files
-from workbench.store.database import DEFAULT_DB, open_db
+from workbench.store.defaults import DEFAULT_DB
 
 
 @user_errors
@@ -68,6 +67,9 @@ def ingest(
         keep_boilerplate=keep_boilerplate,
         keep_spacing=keep_spacing,
     )
+    from workbench.ingest.storing import ingest as ingest_files
+    from workbench.store.database import open_db
+
     with open_db(db, create=True) as database:
         results = ingest_files(database, sources, min_words=min_words)
     for result in results:

@@ -46,6 +46,15 @@ class Progress:
         self.task = self.bar.add_task(self._describe(), total=start.paragraphs)
         self.bar.start()
 
+    def notice(self, line: str) -> None:
+        """A server left the rotation or came back: said above the bar."""
+        if self.quiet:
+            return
+        if self.bar is not None:
+            self.bar.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        else:
+            typer.echo(line, err=True)
+
     def event(self, event: AttemptEvent | CheckedEvent) -> None:
         if isinstance(event, AttemptEvent):
             self.counts[event.outcome] += 1

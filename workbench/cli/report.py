@@ -14,8 +14,7 @@ from workbench.cli.options import (
     JsonOption,
 )
 from workbench.errors import WorkbenchError
-from workbench.review.report import SKIPPED_SHOWN
-from workbench.store.database import DEFAULT_DB, open_db
+from workbench.store.defaults import DEFAULT_DB
 
 
 @user_errors
@@ -63,13 +62,15 @@ def report(
     from workbench.review.compare import compare as compare_recipes
     from workbench.review.compare import format_compare
     from workbench.review.examples import examples, format_examples
-    from workbench.review.report import format_report
+    from workbench.review.report import SKIPPED_SHOWN, format_report
     from workbench.review.report import report as report_data
 
     if names and not compare:
         raise WorkbenchError(
             f"recipe names as arguments go with --compare: --compare {' '.join(names)}"
         )
+    from workbench.store.database import open_db
+
     with open_db(db) as database:
         if compare:
             comparison = compare_recipes(database, names or None)

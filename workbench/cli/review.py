@@ -10,8 +10,8 @@ import typer
 
 from workbench.cli.app import user_errors
 from workbench.cli.options import DbOption, JsonOption
-from workbench.review.calibrate import DEFAULT_MIN_REVIEWED
-from workbench.store.database import DEFAULT_DB, open_db
+from workbench.review.defaults import DEFAULT_MIN_REVIEWED
+from workbench.store.defaults import DEFAULT_DB
 
 SELECT_PANEL = "Selection: the answers to review in bulk, instead of ids"
 
@@ -120,6 +120,8 @@ def review(
     decision = Decision(verdict_of(accept, reject), reviewer or default_reviewer(), text, note)
     selection = Selection(verdict, reason, recipe, run, measure, low, high, include_reviewed)
     answers = chosen(attempt_ids or [], selection)
+    from workbench.store.database import open_db
+
     with open_db(db) as database:
         result = give_verdicts(database, answers, decision, dry_run=dry_run)
     if as_json:
@@ -152,6 +154,7 @@ def calibrate(
     from workbench.review.calibrate import apply as apply_suggestions
     from workbench.review.calibrate import calibrate as calibration_of
     from workbench.review.calibrate import format_calibration
+    from workbench.store.database import open_db
 
     with open_db(db) as database:
         if apply:

@@ -29,7 +29,7 @@ from workbench.cli.options import (
     SimilarityOption,
     rule_changes,
 )
-from workbench.store.database import DEFAULT_DB, open_db
+from workbench.store.defaults import DEFAULT_DB
 
 
 @user_errors
@@ -58,8 +58,7 @@ def rules(
 
     The rules are shared by every recipe. Each change is a new version; the verdicts it replaces are kept.
     """
-    from workbench.engine.runs import close_dead_runs
-    from workbench.judge.rejudge import settle_rules
+    from workbench.engine.rules_change import change_rules
     from workbench.judge.versions import format_rules, job_rules
 
     changes = rule_changes(
@@ -70,13 +69,13 @@ def rules(
         meaning_model=meaning_model,
         embeddings_model=embeddings_model, judge=judge, judge_model=judge_model,
     )  # fmt: skip
+    from workbench.store.database import open_db
+
     with open_db(db) as database:
         if changes.asks_nothing:
             version = job_rules(database)
         else:
-            with database.atomic():
-                close_dead_runs(database)  # a live run judges with the rules it started with
-                settled = settle_rules(database, changes.apply(job_rules(database).rules))
+            settled = change_rules(database, changes)
             for line in settled.describe() or [f"rules unchanged (v{settled.version})"]:
                 typer.echo(line, err=True)
             version = job_rules(database)
@@ -100,6 +99,7 @@ def recipes(
     """
     from workbench.engine.recipes import named_recipe
     from workbench.review.compare import format_recipes, recipe_summaries
+    from workbench.store.database import open_db
 
     with open_db(db) as database:
         if name is not None:

@@ -14,7 +14,6 @@ from workbench.cli.options import (
     ApiKeyOption,
     BannedPhraseOption,
     BannedPhrasesFileOption,
-    BaseUrlOption,
     DbOption,
     DisableRuleOption,
     EmbeddingsModelOption,
@@ -42,11 +41,16 @@ from workbench.cli.options import (
     recipe_settings,
     rule_changes,
 )
-from workbench.engine.run import DEFAULT_CONCURRENCY
+from workbench.engine.defaults import DEFAULT_CONCURRENCY
 from workbench.errors import ExitCode, WorkbenchError
-from workbench.llm.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT
-from workbench.llm.retry import DEFAULT_BACKOFF, DEFAULT_RETRIES, MAX_BACKOFF
-from workbench.store.database import DEFAULT_DB, open_db
+from workbench.llm.defaults import (
+    DEFAULT_BACKOFF,
+    DEFAULT_BASE_URL,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    MAX_BACKOFF,
+)
+from workbench.store.defaults import DEFAULT_DB
 
 
 @user_errors
@@ -76,7 +80,16 @@ def run(
     disable_rule: DisableRuleOption = None,
     enable_rule: EnableRuleOption = None,
     notebook_rules: NotebookRulesOption = False,
-    base_url: BaseUrlOption = DEFAULT_BASE_URL,
+    base_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar="WORKBENCH_BASE_URL",
+            help="OpenAI-compatible API: LM Studio, llama.cpp server, Ollama (…/v1), vLLM. "
+            "Give it once per server to spread the work over several; URL#N takes N requests "
+            f"at once there (else --concurrency). [default: {DEFAULT_BASE_URL}]",
+            show_default=False,
+        ),
+    ] = None,
     judge_base_url: Annotated[
         str | None,
         typer.Option(
@@ -87,7 +100,7 @@ def run(
     ] = None,
     api_key: ApiKeyOption = None,
     concurrency: Annotated[
-        int, typer.Option(help="Requests in flight at once.")
+        int, typer.Option(help="Requests in flight at once, per server (unless URL#N).")
     ] = DEFAULT_CONCURRENCY,
     limit: Annotated[
         int | None, typer.Option(help="Work at most this many paragraphs in this run.")
@@ -108,6 +121,14 @@ def run(
             help=f"Seconds before the first retry; doubles each time, up to {MAX_BACKOFF:g}."
         ),
     ] = DEFAULT_BACKOFF,
+    stream: Annotated[
+        bool,
+        typer.Option(
+            help="Read each answer as the server writes it (server-sent events) and stop it as "
+            "soon as a rule fires that more text cannot undo: a banned phrase, a second "
+            "paragraph, too many words, a loop. Servers that do not stream are asked as usual."
+        ),
+    ] = True,
     embedded: Annotated[
         bool,
         typer.Option(
@@ -132,6 +153,7 @@ def run(
     from workbench.cli.progress import Progress
     from workbench.engine.run import RunOptions
     from workbench.engine.run import run as run_job
+    from workbench.store.database import open_db
     from workbench.store.states import RunStatus
 
     given = recipe_settings(
@@ -148,16 +170,16 @@ def run(
         embeddings_model=embeddings_model, judge=judge, judge_model=judge_model,
     )  # fmt: skip
     options = RunOptions(
-        base_url=base_url, concurrency=concurrency, limit=limit, timeout=timeout,
-        retries=retries, backoff=backoff, judge_base_url=judge_base_url,
+        base_url=tuple(base_url or [DEFAULT_BASE_URL]), concurrency=concurrency, limit=limit,
+        timeout=timeout, retries=retries, backoff=backoff, judge_base_url=judge_base_url,
+        stream=stream,
     )  # fmt: skip
-    progress = Progress(quiet)
-    serve = _embedded(gguf, quiet) if embedded or gguf is not None else None
+    progress, serve = Progress(quiet), _embedded(gguf, quiet) if embedded or gguf else None
     with open_db(db) as database:
         try:
             summary = run_job(
                 database, options, recipe_name=recipe, given=given, changes=changes, api_key=api_key,
-                serve=serve, on_start=progress.start, on_event=progress.event,
+                serve=serve, on_start=progress.start, on_event=progress.event, on_notice=progress.notice,
             )  # fmt: skip
         except KeyboardInterrupt:
             fail_interrupted("Interrupted before the run started: nothing changed.")

@@ -14,8 +14,8 @@ from workbench.cli.options import (
     ServerModelOption,
 )
 from workbench.errors import ExitCode
-from workbench.llm.client import DEFAULT_BASE_URL
-from workbench.store.database import DEFAULT_DB
+from workbench.llm.defaults import DEFAULT_BASE_URL
+from workbench.store.defaults import DEFAULT_DB
 
 
 @user_errors

@@ -1,32 +1,31 @@
 """Run: work the pending paragraphs of one recipe, keeping --concurrency requests in flight.
 
-Before anything is sent, in one transaction: the job's rules are settled (a change adds a
-version and judges every stored answer again), the recipe's budgets are stored, and the server
-is asked whether it has the recipe's model; a new recipe is stored with the model the server
-named. If the server cannot be used, that transaction is rolled back and the database is as it
-was.
+Before anything is sent, the server is started (the embedded one) and asked whether it has the
+recipe's model, outside any transaction; then one short transaction settles the job's rules (a
+change adds a version and judges every stored answer again), stores the recipe's budgets, stores
+a new recipe with the model the server named, inserts the run and claims its first paragraphs.
+If the server cannot be used, nothing was written.
 
-Then one thread per request slot, each with its own requests.Session, works whole paragraphs
-through the retry policies; the calling thread is the only one that writes to the database, and
-it commits every attempt the moment it arrives. A crash at any instant leaves every finished
-attempt stored and every unfinished paragraph pending, so running again resumes.
+Then the writer loop (loop.py) claims more paragraphs as they are needed and commits every
+attempt as it arrives, while one thread per request slot works whole paragraphs (worker.py).
+Other runs may work the same database meanwhile, on other paragraphs: claims keep them apart.
 """
 
 from __future__ import annotations
 
 import contextlib
-import queue
-import signal
 import threading
-from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from sqlite_utils import Database
 
-from workbench.engine.pending import pending_work
+from workbench.engine.claims import START, Place, claim_now
+from workbench.engine.defaults import DEFAULT_CONCURRENCY
+from workbench.engine.loop import Feeder, Flags, OnEvent, RunSummary, ctrl_c_sets, work
+from workbench.engine.pending import awaiting_condition, count_work, has_pending
 from workbench.engine.recipes import (
     Recipe,
     RecipePlan,
@@ -35,41 +34,25 @@ from workbench.engine.recipes import (
     save_recipe,
     verdict_counts,
 )
-from workbench.engine.runs import RunRow, close_dead_runs, end_run, start_run
-from workbench.engine.worker import (
-    AttemptEvent,
-    CheckedEvent,
-    Event,
-    Slot,
-    StopRun,
-    WorkItem,
-    worker,
-)
-from workbench.errors import (
-    ServerFailing,
-    ServerRefused,
-    ServerUnreachable,
-    SettingError,
-    WorkbenchError,
-)
+from workbench.engine.runs import RunRow, close_dead_runs, end_run, refuse_while_live, start_run
+from workbench.engine.servers import open_pool
+from workbench.engine.worker import Slot
+from workbench.errors import ServerUnreachable, SettingError, WorkbenchError
+from workbench.judge.answer import OFFLINE
 from workbench.judge.changes import RuleChanges
-from workbench.judge.checks import check_row
-from workbench.judge.rejudge import settle_rules
+from workbench.judge.rejudge import RulesSettled, prepare_settling, settle_rules
 from workbench.judge.settings import Rules
 from workbench.judge.versions import job_rules
-from workbench.llm.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, Server, check_base_url
-from workbench.llm.retry import DEFAULT_BACKOFF, DEFAULT_RETRIES, RequestRefused, TransientFailure
-from workbench.store.attempts import (
-    AttemptRow,
-    VerdictRow,
-    insert_attempt,
-    insert_checks,
-    update_cleaned,
-    update_verdicts,
+from workbench.llm.client import Server, check_api_key, check_base_url
+from workbench.llm.defaults import (
+    DEFAULT_BACKOFF,
+    DEFAULT_BASE_URL,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
 )
-from workbench.store.states import Outcome, RunStatus, Status
-
-DEFAULT_CONCURRENCY = 4  # LM Studio serves 4 predictions in parallel by default
+from workbench.llm.pool import Pool, parse_server
+from workbench.store.states import RunStatus, Status
+from workbench.store.transactions import transaction
 
 
 @dataclass(frozen=True)
@@ -77,13 +60,15 @@ class RunOptions:
     """A run's own options: where the server is and how hard to work it. Never part of a
     recipe; stored as JSON on the run's row (the API key is not one of them)."""
 
-    base_url: str = DEFAULT_BASE_URL
-    concurrency: int = DEFAULT_CONCURRENCY
+    # The servers, each `URL` or `URL#N` (N requests in flight there; --concurrency else).
+    base_url: tuple[str, ...] = (DEFAULT_BASE_URL,)
+    concurrency: int = DEFAULT_CONCURRENCY  # per server
     limit: int | None = None
     timeout: float = DEFAULT_TIMEOUT
     retries: int = DEFAULT_RETRIES
     backoff: float = DEFAULT_BACKOFF
-    judge_base_url: str | None = None  # where the judge rule asks; None: the run's server
+    judge_base_url: str | None = None  # where the judge rule asks; None: the first server
+    stream: bool = True  # stream answers where the server streams, and stop them early
 
     def __post_init__(self) -> None:
         for name, least in (("concurrency", 1), ("retries", 0)):
@@ -93,9 +78,19 @@ class RunOptions:
             raise SettingError("{limit} must be at least 1")
         if self.timeout <= 0 or self.backoff < 0:
             raise SettingError("{timeout} must be above 0 and {backoff} at least 0")
-        check_base_url(self.base_url)
+        if not self.base_url:
+            raise SettingError("{base_url} names no server")
+        urls = [url for url, _ in self.servers]
+        for url in urls:
+            if urls.count(url) > 1:
+                raise SettingError("{base_url} {url!r} is given twice", url=url)
         if self.judge_base_url is not None:
             check_base_url(self.judge_base_url, "judge_base_url")
+
+    @property
+    def servers(self) -> list[tuple[str, int]]:
+        """Each server's base URL and the requests in flight it takes."""
+        return [parse_server(text, self.concurrency) for text in self.base_url]
 
 
 # Starts a server for the run (the embedded model) given the slots wanted; yields its base URL.
@@ -109,86 +104,8 @@ class RunStart:
     run_id: int
     recipe: Recipe
     paragraphs: int
-    notes: list[str]  # rules changed, answers re-judged, budgets moved, a recipe made
-
-
-@dataclass
-class RunSummary:
-    """What a run did, for the caller to show; `run_id` None: nothing to do, no run started."""
-
-    run_id: int | None
-    recipe: Recipe
-    notes: list[str] = field(default_factory=list)
-    status: RunStatus | None = None
-    paragraphs: int = 0  # worked this run
-    outcomes: Counter[Outcome] = field(default_factory=Counter)  # of its attempts
-    settled: Counter[Status] = field(default_factory=Counter)  # paragraphs it finished
-    checked: int = 0  # stored answers, accepted for now, settled by a check
-    message: str | None = None
-    remaining: int = 0  # pending paragraphs left for a later run
-
-    @property
-    def succeeded(self) -> int:
-        return self.settled[Status.SUCCEEDED]
-
-    @property
-    def skipped(self) -> int:
-        return self.settled[Status.SKIPPED]
-
-    @property
-    def accepted(self) -> int:
-        return self.outcomes[Outcome.ACCEPTED]
-
-    @property
-    def rejected(self) -> int:
-        return self.outcomes[Outcome.REJECTED]
-
-    @property
-    def failed(self) -> int:
-        return self.outcomes[Outcome.FAILED]
-
-    def describe(self) -> str:
-        """The line a finished run ends with."""
-        if self.run_id is None:
-            return (
-                f"Nothing to do: no pending paragraphs under recipe {self.recipe.name!r} "
-                "(see `workbench report`)."
-            )
-        return (
-            f"Run #{self.run_id} {self.status} (recipe {self.recipe.name!r}, "
-            f"{self.recipe.model}): {self.succeeded:,} succeeded, {self.skipped:,} "
-            f"skipped of {self.paragraphs:,} paragraphs; attempts: {self.accepted:,} "
-            f"accepted, {self.rejected:,} rejected, {self.failed:,} failed; "
-            f"{self.remaining:,} paragraphs still pending."
-        )
-
-
-def resolve_model(server: Server, recipe: Recipe, *, given: bool = False) -> str:
-    """The model to ask for: the recipe's, which the server must list, or the first it lists
-    for a job's first recipe. `given`: the model came from --model, not from a stored recipe.
-
-    This is also the pre-flight check that the server is up, before any paragraph is touched.
-    """
-    models = server.list_models()
-    if recipe.model is None:
-        if not models:
-            raise ServerUnreachable(
-                f"{server.base_url} lists no models: load one (LM Studio: Developer tab) "
-                "or pass --model"
-            )
-        return models[0]
-    if models and recipe.model not in models:
-        if given:
-            raise ServerUnreachable(
-                f"model {recipe.model!r} is not loaded at {server.base_url}; "
-                f"it has: {', '.join(models)}"
-            )
-        raise ServerUnreachable(
-            f"recipe {recipe.name!r} asks model {recipe.model!r}, which {server.base_url} does "
-            f"not list (it has: {', '.join(models)}): load {recipe.model!r} there, or ask "
-            f"another model under a new recipe: --recipe NAME --model {models[0]}"
-        )
-    return recipe.model
+    notes: list[str]  # servers left out, rules changed, answers re-judged, budgets moved, …
+    in_flight: int = 1  # requests in flight at once, over all its servers
 
 
 def run(
@@ -201,7 +118,8 @@ def run(
     api_key: str | None = None,
     serve: Serve | None = None,
     on_start: Callable[[RunStart], None] | None = None,
-    on_event: Callable[[AttemptEvent | CheckedEvent], None] | None = None,
+    on_event: OnEvent | None = None,
+    on_notice: Callable[[str], None] | None = None,
 ) -> RunSummary:
     """Work the pending paragraphs of a recipe (the current one unless named), and say what
     happened.
@@ -209,44 +127,131 @@ def run(
     `given` are recipe settings (a new recipe's, or budgets of a stored one; a setting that
     contradicts a stored recipe is refused before anything is stored or sent); `changes` change
     the job's rules first (judging stored answers again). `serve`, when given, starts the
-    server to use instead of `options.base_url`. Raises ServerUnreachable with the database
+    server to use instead of `options.base_url`. `on_notice` hears a server leave or come back
+    to the rotation. Raises ServerUnreachable with the database
     unchanged, and ServerRefused or ServerFailing when the server stops the run (the run row
     says so first). Ctrl-C ends the run with status "interrupted" once the attempts already
     finished are committed.
     """
+    check_api_key(api_key)
     plan = plan_recipe(db, recipe_name, given or {})
-    rules = (changes or RuleChanges()).apply(job_rules(db).rules)
+    stored_rules = job_rules(db)
+    rules = (changes or RuleChanges()).apply(stored_rules.rules)
+    # Without a change to the job, a finished job needs no server: say so before asking one.
+    changing = plan.stored is None or bool(plan.budget_changes) or rules != stored_rules.rules
+    if not (changing or stored_rules.id is None) and not has_pending(db, plan.recipe, rules):
+        return RunSummary(None, plan.recipe)
+    prepare_settling(db, rules)  # a model to load for judging again: before the transaction
+    if rules.on("meaning_drift") and not rules.embeddings_model:
+        # Load the meaning model (0.2 s) while the servers are asked and the first requests
+        # are in flight: the first answers do not wait for it.
+        threading.Thread(
+            target=_load_meaning, args=(rules,), name="workbench-meaning", daemon=True
+        ).start()
     with ExitStack() as stack:
-        with db.atomic():  # the job's changes and the run's start commit together, or not at all
-            close_dead_runs(db)
-            settled = settle_rules(db, rules)
-            notes = settled.describe()
-            recipe = plan.recipe
-            if plan.budget_changes:
-                notes.append(_store_budgets(db, plan))
-            work = pending_work(db, recipe, settled.rules, options.limit)
-            if not work:
-                return RunSummary(None, recipe, notes)
-            base_url = (
-                stack.enter_context(serve(options.concurrency)) if serve else options.base_url
-            )
-            server = Server(base_url, api_key=api_key, timeout=options.timeout)
-            model = resolve_model(
-                server, recipe, given=plan.stored is None and "model" in plan.given
-            )
-            if plan.stored is None:
-                recipe = save_recipe(db, replace(recipe, model=model))
-                notes.append(_new_recipe_note(plan, recipe))
+        # The slow part first, outside any transaction: start the server, ask them what they
+        # have (all at once).
+        specs = (
+            [(stack.enter_context(serve(options.concurrency)), options.concurrency)]
+            if serve
+            else options.servers
+        )
+        pool, server_notes = open_pool(
+            specs, plan.recipe, given=plan.stored is None and "model" in plan.given,
+            api_key=api_key, timeout=options.timeout,
+        )  # fmt: skip
+        judge_server = _check_servers(
+            pool.primary, replace(plan.recipe, model=pool.model), rules, options, api_key
+        )
+        flags = Flags()
+        with ctrl_c_sets(flags):  # from here on Ctrl-C only sets flags: the run row is closed
+            started = _start(db, options, recipe_name, given or {}, rules, pool)
+            if isinstance(started, RunSummary):
+                return started
+            run, recipe, settled, first, notes = started
+            notes = server_notes + notes
             slot = Slot(
-                server, _check_servers(server, recipe, settled.rules, options, api_key), recipe,
-                settled.rules, options.retries, options.backoff, threading.Event(),
+                pool, judge_server, recipe, settled.rules, options.retries, options.backoff,
+                flags.stop, options.stream,
             )  # fmt: skip
-            assert recipe.id is not None
-            settings = asdict(replace(options, base_url=base_url))
-            run = start_run(db, recipe.id, settled.version, base_url, settings)
-        return _work(db, slot, run, options.concurrency, work, notes,
-                     on_start=on_start, on_event=on_event)  # fmt: skip
+            feeder = Feeder(db, run, recipe, settled.rules, options.limit)
+            items = feeder.take(first)
+            summary = RunSummary(run.id, recipe, notes, RunStatus.RUNNING)
+            if flags.interrupted.is_set():  # Ctrl-C while it started
+                end_run(db, run, RunStatus.INTERRUPTED, "interrupted by the user")
+                summary.status = RunStatus.INTERRUPTED
+                return summary
+
+            def show_start() -> None:
+                """Once the first requests are out: what the run is about to do, to show."""
+                if on_start:
+                    total = count_work(db, recipe, settled.rules)  # those it claimed included
+                    if options.limit is not None:
+                        total = min(total, options.limit)
+                    on_start(RunStart(run.id, recipe, total, notes, pool.concurrency))
+
+            with pool:
+                return work(db, slot, run, feeder, items, summary, flags, on_started=show_start,
+                            on_event=on_event, on_notice=on_notice)  # fmt: skip
     raise AssertionError("unreachable")  # pragma: no cover  (ExitStack does not swallow)
+
+
+def _start(
+    db: Database,
+    options: RunOptions,
+    recipe_name: str | None,
+    given: dict[str, Any],
+    rules: Rules,
+    pool: Pool,
+) -> tuple[RunRow, Recipe, RulesSettled, list[Place], list[str]] | RunSummary:
+    """In one transaction: the job's changes, the run's row and its first claims; or what there
+    is to say when there is nothing to do (the job's changes committed)."""
+    with transaction(db):
+        live = close_dead_runs(db)
+        if rules != job_rules(db).rules:
+            refuse_while_live(live, "this run would change the rules they judge by")
+        settled = settle_rules(db, rules)
+        notes = settled.describe()
+        # Planned again inside: another process may have stored the recipe meanwhile.
+        plan = plan_recipe(db, recipe_name, given)
+        recipe = plan.recipe
+        if plan.budget_changes:
+            refuse_while_live(
+                [r for r in live if plan.stored and r.recipe_id == plan.stored.id],
+                f"this run would change the budgets of recipe {recipe.name!r} they work",
+            )
+            notes.append(_store_budgets(db, plan))
+        if plan.stored is None:
+            recipe = save_recipe(db, replace(recipe, model=pool.model))
+            notes.append(_new_recipe_note(plan, recipe))
+        if not has_pending(db, recipe, settled.rules):
+            return RunSummary(None, recipe, notes)
+        assert recipe.id is not None
+        servers = [(member.base_url, member.concurrency) for member in pool.members]
+        settings = asdict(replace(options, base_url=tuple(f"{url}#{n}" for url, n in servers)))
+        count = 2 * pool.concurrency
+        try:
+            with transaction(db):  # a savepoint: the run's row goes if it finds nothing to claim
+                run = start_run(db, recipe.id, settled.version, servers, settings)
+                first = claim_now(
+                    db, run.id, recipe.id, awaiting_condition(settled.rules), START,
+                    count if options.limit is None else min(count, options.limit),
+                )  # fmt: skip
+                if not first:
+                    raise _NothingToClaim
+        except _NothingToClaim:
+            held_by = ", ".join(r.describe() for r in live) or "another process"
+            return RunSummary(None, recipe, notes, held_by=held_by)
+    return run, recipe, settled, first, notes
+
+
+class _NothingToClaim(Exception):
+    """Every pending paragraph is claimed by another run (or a batch): no run after all."""
+
+
+def _load_meaning(rules: Rules) -> None:
+    with contextlib.suppress(WorkbenchError):  # a worker meets the same error, and says it
+        OFFLINE.prepare(rules)
 
 
 def _check_servers(
@@ -299,180 +304,3 @@ def _new_recipe_note(plan: RecipePlan, recipe: Recipe) -> str:
         else "the job's first"
     )
     return "\n  ".join([f"new recipe {recipe.name!r} ({origin}):", *recipe.describe()])
-
-
-def _work(
-    db: Database,
-    slot: Slot,
-    run: RunRow,
-    concurrency: int,
-    work: list[WorkItem],
-    notes: list[str],
-    *,
-    on_start: Callable[[RunStart], None] | None,
-    on_event: Callable[[AttemptEvent | CheckedEvent], None] | None,
-) -> RunSummary:
-    # Ctrl-C only sets flags from here on (see _ctrl_c_sets): the run row is always closed,
-    # as interrupted, with every finished attempt committed.
-    stop, interrupted = slot.stop, threading.Event()
-    summary = RunSummary(run.id, slot.recipe, notes, RunStatus.RUNNING, paragraphs=len(work))
-    with _ctrl_c_sets(interrupted, stop):
-        if on_start:
-            on_start(RunStart(run.id, slot.recipe, len(work), notes))
-        if slot.rules.on("meaning_drift") and not slot.rules.embeddings_model:
-            # Load the meaning model (0.2 s) while the first requests are in flight.
-            threading.Thread(
-                target=_load_meaning,
-                args=(slot.rules.meaning_model,),
-                name="workbench-meaning",
-                daemon=True,
-            ).start()
-        events: queue.Queue[Event] = queue.Queue()
-        todo: queue.SimpleQueue[WorkItem] = queue.SimpleQueue()
-        for item in work:
-            todo.put(item)
-        workers = [
-            threading.Thread(
-                target=worker,
-                args=(slot, todo, events),
-                name=f"workbench-slot-{n}",
-                daemon=True,  # Ctrl-C must not wait for a request in flight
-            )
-            for n in range(min(concurrency, len(work)))
-        ]
-        for thread in workers:
-            thread.start()
-        finished_workers, failure = 0, None
-        try:
-            while finished_workers < len(workers) and not interrupted.is_set():
-                try:
-                    event = events.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-                if event is None:
-                    finished_workers += 1
-                elif isinstance(event, StopRun):
-                    failure = failure or event.error
-                    stop.set()
-                else:
-                    _record(db, run, event, summary)
-                    if on_event:
-                        on_event(event)
-        except BaseException as e:  # a second Ctrl-C, or a bug: close the run, keep the error
-            stop.set()
-            _drain(db, run, events, summary)
-            interrupt = isinstance(e, KeyboardInterrupt)
-            _end_run(
-                db,
-                run,
-                RunStatus.INTERRUPTED if interrupt else RunStatus.FAILED,
-                "interrupted by the user" if interrupt else f"workbench crashed: {e!r}",
-                summary,
-            )
-            raise
-    if interrupted.is_set():
-        _drain(db, run, events, summary)
-        _end_run(db, run, RunStatus.INTERRUPTED, "interrupted by the user", summary)
-        return summary
-    if failure is None:
-        _end_run(db, run, RunStatus.COMPLETED, None, summary)
-        return summary
-    message = _failure_message(failure)
-    _end_run(db, run, RunStatus.FAILED, message, summary)
-    if isinstance(failure, RequestRefused):
-        raise ServerRefused(message)
-    if isinstance(failure, TransientFailure):
-        raise ServerFailing(message)
-    raise failure  # a bug in a worker: keep its traceback
-
-
-def _load_meaning(model: str) -> None:
-    from workbench.judge import meaning
-
-    with contextlib.suppress(WorkbenchError):  # a worker meets the same error, and says it
-        meaning.load(model)
-
-
-@contextmanager
-def _ctrl_c_sets(*flags: threading.Event) -> Iterator[None]:
-    """Turn the first Ctrl-C into flags the writer loop checks between commits.
-
-    The default handler raises KeyboardInterrupt wherever the main thread is, possibly inside
-    the commit of a finished attempt; a flag lets that commit complete. A second Ctrl-C raises
-    as usual. Only the main thread can own signals; elsewhere this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        for flag in flags:
-            flag.set()
-        signal.signal(signal.SIGINT, previous)
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _record(
-    db: Database, run: RunRow, event: AttemptEvent | CheckedEvent, summary: RunSummary
-) -> None:
-    """Commit one attempt, or the verdict a check settled, with the checks sent about it (the
-    paragraph's status follows)."""
-    with db.atomic():
-        if isinstance(event, AttemptEvent):
-            c, v = event.completion, event.verdict
-            verdict = (
-                v.row(run.rules_id)
-                if v
-                else VerdictRow(Outcome.FAILED, event.reason, event.detail, *(None,) * 6)
-            )
-            attempt_id = insert_attempt(
-                db,
-                AttemptRow(
-                    event.paragraph_id, run.recipe_id, run.id, event.attempt_number, c.row(),
-                    c.answer, v.cleaned if v else None, c.finish_reason, c.prompt_tokens,
-                    c.completion_tokens, verdict,
-                ),
-            )  # fmt: skip
-            summary.outcomes[event.outcome] += 1
-        else:
-            attempt_id = event.attempt_id
-            if event.verdict is not None:
-                update_verdicts(db, [(attempt_id, event.verdict.row(run.rules_id))])
-                if event.verdict.cleaned != event.cleaned:
-                    update_cleaned(db, [(attempt_id, event.verdict.cleaned)])
-                summary.checked += 1
-        insert_checks(db, (check_row(call, attempt_id, run.id) for call in event.checks))
-    if event.paragraph_status:
-        summary.settled[event.paragraph_status] += 1
-
-
-def _drain(db: Database, run: RunRow, events: queue.Queue[Event], summary: RunSummary) -> None:
-    """Commit the attempts that finished but were not written yet."""
-    while True:
-        try:
-            event = events.get_nowait()
-        except queue.Empty:
-            return
-        if isinstance(event, AttemptEvent | CheckedEvent):
-            _record(db, run, event, summary)
-
-
-def _end_run(
-    db: Database, run: RunRow, status: RunStatus, message: str | None, summary: RunSummary
-) -> None:
-    summary.status, summary.message = status, message
-    end_run(db, run, status, message)
-    summary.remaining = paragraph_counts(db, summary.recipe)[Status.PENDING]
-
-
-def _failure_message(error: BaseException) -> str:
-    if isinstance(error, RequestRefused):
-        return f"the server refused the request: {error}"
-    if isinstance(error, TransientFailure):
-        return f"the server kept failing, last: {error}"
-    return repr(error)

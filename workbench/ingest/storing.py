@@ -16,6 +16,7 @@ from sqlite_utils import Database
 from workbench.ingest.book import Section
 from workbench.ingest.sources import DEFAULT_MIN_WORDS, SourceText
 from workbench.store.times import utc_now
+from workbench.store.transactions import transaction
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def ingest(
     db: Database, sources: list[SourceText], *, min_words: int = DEFAULT_MIN_WORDS
 ) -> list[IngestResult]:
     """Store the paragraphs not stored yet of sources read by read_sources, in one transaction."""
-    with db.atomic():
+    with transaction(db):
         return [_store(db, source, min_words) for source in sources]
 
 
@@ -127,16 +128,17 @@ def _store(db: Database, source: SourceText, min_words: int) -> IngestResult:
     conn.executemany("UPDATE paragraphs SET position = ? WHERE id = ?", moved)
     conn.executemany("UPDATE paragraphs SET text = ? WHERE id = ?", respaced)
     conn.executemany("UPDATE paragraphs SET section_id = ? WHERE id = ?", resectioned)
-    # Paragraphs edited out of the file are forgotten unless they were sent: attempts are history.
-    # Those kept are in no section any more.
+    # Paragraphs edited out of the file are forgotten unless they were sent (attempts are
+    # history) or are being worked (claimed by a run or a batch). Those kept are in no section.
     present = {(p.sha256, p.occurrence) for p in source.paragraphs}
     removed = 0
     for key, (paragraph_id, *_) in known.items():
         if key not in present:
             removed += db.execute(
                 "DELETE FROM paragraphs WHERE id = ? "
-                "AND NOT EXISTS (SELECT 1 FROM attempts WHERE paragraph_id = ?)",
-                [paragraph_id, paragraph_id],
+                "AND NOT EXISTS (SELECT 1 FROM attempts WHERE paragraph_id = ?) "
+                "AND NOT EXISTS (SELECT 1 FROM claims WHERE paragraph_id = ?)",
+                [paragraph_id, paragraph_id, paragraph_id],
             ).rowcount
             db.execute(
                 "UPDATE paragraphs SET section_id = NULL WHERE id = ? AND section_id IS NOT NULL",

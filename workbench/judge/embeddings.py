@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy
 import requests
 
 from workbench.judge.vectors import cosines
@@ -73,4 +72,6 @@ def _parse_embeddings(call: EmbeddingCall, body: str) -> None:
         call.error = "bad_body"
         call.error_detail = f"no two embeddings in data[].embedding ({first_line(e)})"
         return
+    import numpy  # here: loading it (0.1 s) is not for a run's start to wait on
+
     call.score = cosines(numpy.array([vectors[0]]), numpy.array([vectors[1]]))[0]

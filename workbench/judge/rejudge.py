@@ -18,7 +18,7 @@ from itertools import groupby
 from sqlite_utils import Database
 
 from workbench.judge import meaning
-from workbench.judge.answer import Known, NeedsCheck, OfflineChecker
+from workbench.judge.answer import OFFLINE, Known, NeedsCheck, OfflineChecker
 from workbench.judge.settings import Rules
 from workbench.judge.verdict import judge
 from workbench.judge.versions import job_rules, rules_versions, save_rules
@@ -101,6 +101,25 @@ def settle_rules(db: Database, wanted: Rules) -> RulesSettled:
             changes = wanted.changes_from(current.rules)
         version = save_rules(db, wanted)
     return RulesSettled(version, wanted, changes, rejudge(db, version, wanted))
+
+
+def prepare_settling(db: Database, wanted: Rules) -> None:
+    """Load, before the transaction that calls settle_rules, the meaning model that judging
+    again will need: only when there is something to judge again."""
+    current = job_rules(db)
+    stale = current.id is not None and (
+        wanted != current.rules
+        or db.execute(_ANY_STALE_SQL, {"version": current.id}).fetchone() is not None
+    )
+    if stale:
+        OFFLINE.prepare(wanted)
+
+
+_ANY_STALE_SQL = """
+SELECT 1 FROM attempts
+WHERE outcome != 'failed' AND (rules_id < :version OR rules_id > :version OR similarity IS NULL)
+LIMIT 1
+"""
 
 
 _STALE_SQL = """

@@ -25,6 +25,7 @@ from workbench.judge.patterns import (
     REFUSAL_PATTERNS,
     new_match,
 )
+from workbench.store.states import FinishReason
 
 if TYPE_CHECKING:  # settings.py builds its defaults from this registry
     from workbench.judge.answer import Answer
@@ -74,6 +75,10 @@ class Rule:
 def truncated(answer: Answer, rules: Rules) -> str | None:
     if answer.finish_reason == "length":
         return "the server cut the answer off at max_tokens (finish_reason: length)"
+    # A provider's filter stopped or blanked the answer: what is left is not the model's
+    # paraphrase of the paragraph, however well it reads, so it never becomes a pair.
+    if answer.finish_reason == "content_filter":
+        return "the server's content filter stopped the answer (finish_reason: content_filter)"
     return None
 
 
@@ -180,6 +185,7 @@ def _normalised(text: str) -> str:
 
 def duplicate(answer: Answer, rules: Rules) -> str | None:
     """With `--outputs N`, a second answer must be another paraphrase, not the first again."""
+
     mine = _normalised(answer.text)
     for n, earlier in enumerate(answer.accepted, start=1):
         if _normalised(earlier) == mine:
@@ -257,11 +263,18 @@ NOTEBOOK_ENABLED: frozenset[str] = frozenset(
 
 
 def check(answer: Answer, rules: Rules) -> Rejection | None:
-    """The first enabled rule `answer` breaks, or None."""
+    """The first enabled rule `answer` breaks, or None.
+
+    An answer the run stopped early (finish reason "aborted") is never accepted: the rule
+    that stopped it fires again on the same text under the same rules; should a later rules
+    change let the text pass, it is rejected as truncated, since it is not the whole answer.
+    """
     for code, rule in RULES.items():
         if not rules.on(code):
             continue
         detail = rule(answer, rules)
         if detail is not None:
             return Rejection(code, detail)
+    if answer.finish_reason == FinishReason.ABORTED:
+        return Rejection("truncated", "workbench stopped reading it early (finish_reason: aborted)")
     return None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import numpy
+from typing import TYPE_CHECKING
 
 from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:  # numpy loads when a cosine is taken: a run's first request does not wait
+    import numpy
 
 
 class MeaningUnavailable(WorkbenchError):
@@ -14,6 +17,8 @@ class MeaningUnavailable(WorkbenchError):
 def cosines(a: numpy.ndarray, b: numpy.ndarray) -> list[float]:
     """The cosine similarity of each row of `a` with the same row of `b`; 0.0 where either is
     all zeros (a blank text embeds to zeros: its similarity is 0, not NaN)."""
+    import numpy
+
     norms = numpy.linalg.norm(a, axis=1) * numpy.linalg.norm(b, axis=1)
     dots = numpy.einsum("ij,ij->i", a, b)
     return [

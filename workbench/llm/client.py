@@ -15,13 +15,18 @@ from urllib.parse import urlsplit
 import requests
 
 from workbench.errors import ServerUnreachable, SettingError
+from workbench.llm.defaults import (
+    CONNECT_TIMEOUT,
+    DEFAULT_BASE_URL,
+    DEFAULT_TIMEOUT,
+    PROBE_TIMEOUT,
+)
 from workbench.store.attempts import RequestRow
 from workbench.store.times import utc_now
 
-DEFAULT_BASE_URL = "http://localhost:1234/v1"  # LM Studio's default
-DEFAULT_TIMEOUT = 300.0  # seconds to wait for one whole (non-streamed) answer
-CONNECT_TIMEOUT = 5.0
-PROBE_TIMEOUT = 8.0  # the pre-flight check answers within 10 s even when the server hangs
+# Errors of a request the HTTP client could not send, which no retry mends: an invalid URL or
+# header, a redirect loop. (Every other requests.RequestException is the network's: retried.)
+UNSENDABLE = frozenset({"invalid_request", "too_many_redirects"})
 
 
 @dataclass
@@ -39,6 +44,7 @@ class Call:
     error: str | None = None
     error_detail: str | None = None
     retry_after: float | None = None  # seconds, from a Retry-After header
+    server: str | None = None  # the base URL it was sent to
 
     @property
     def failed(self) -> bool:
@@ -60,6 +66,7 @@ class Completion(Call):
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    streamed: bool | None = None  # asked to stream: whether the server answered in events
 
 
 def post(session: requests.Session, url: str, call: Call, timeout: float) -> str | None:
@@ -69,21 +76,56 @@ def post(session: requests.Session, url: str, call: Call, timeout: float) -> str
     body = None
     try:
         response = session.post(url, json=call.request, timeout=(CONNECT_TIMEOUT, timeout))
-    except requests.Timeout as e:
-        call.error, call.error_detail = "timeout", first_line(e)
     except requests.RequestException as e:
-        call.error, call.error_detail = "connection_error", first_line(e)
+        call.error, call.error_detail = request_error(e), error_detail(e)
     else:
         call.http_status = response.status_code
         call.response = body = response.content.decode("utf-8", errors="replace")
-        call.retry_after = _retry_after(response.headers.get("Retry-After"))
+        call.retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         if response.status_code != 200:
             call.error = f"http_{response.status_code}"
-            call.error_detail = _server_message(body) or f"HTTP {response.status_code}"
+            call.error_detail = server_message(body) or f"HTTP {response.status_code}"
             body = None
     call.latency_s = time.perf_counter() - start
     call.finished_at = utc_now()
     return body
+
+
+def request_error(error: requests.RequestException) -> str:
+    """The error code of a request that got no response: timeout, connection_error (both
+    retried), or one of UNSENDABLE."""
+    if isinstance(error, requests.Timeout):
+        return "timeout"
+    if isinstance(error, requests.TooManyRedirects):
+        return "too_many_redirects"
+    if isinstance(
+        error,
+        requests.exceptions.InvalidURL
+        | requests.exceptions.InvalidHeader
+        | requests.exceptions.MissingSchema
+        | requests.exceptions.InvalidSchema
+        | requests.exceptions.InvalidJSONError,
+    ):
+        return "invalid_request"
+    return "connection_error"
+
+
+def error_detail(error: requests.RequestException) -> str:
+    """What went wrong, for the attempt's detail; never a header's value (the API key)."""
+    if isinstance(error, requests.exceptions.InvalidHeader):
+        return "a request header is invalid: the API key must be one line of printable characters"
+    return first_line(error)
+
+
+def check_api_key(api_key: str | None) -> str | None:
+    """The key, or a SettingError (which never shows it) when no HTTP header can carry it."""
+    if api_key is not None and (
+        api_key != api_key.strip() or any(not c.isprintable() for c in api_key)
+    ):
+        raise SettingError(
+            "{api_key} must be one line of printable characters, without spaces around it"
+        )
+    return api_key
 
 
 def check_base_url(base_url: str, setting: str = "base_url") -> str:
@@ -111,7 +153,7 @@ class Server:
     ) -> None:
         self.base_url = check_base_url(base_url)
         self.timeout = timeout
-        self._api_key = api_key
+        self._api_key = check_api_key(api_key)
 
     def session(self) -> requests.Session:
         """A keep-alive session carrying the key; one per worker thread."""
@@ -133,6 +175,8 @@ class Server:
                 f"cannot reach {self.base_url}: is the server running? "
                 "(LM Studio: Developer tab → Start Server)"
             ) from None
+        except requests.RequestException as e:  # an invalid header (the key), a redirect loop
+            raise ServerUnreachable(f"cannot ask {url}: {error_detail(e)}") from None
         if response.status_code in (401, 403):
             raise ServerUnreachable(
                 f"{url} refused the API key (HTTP {response.status_code}): "
@@ -153,14 +197,14 @@ class Server:
 
     def complete(self, session: requests.Session, body: dict[str, Any]) -> Completion:
         """POST one chat completion; never raises for what the server or network does."""
-        completion = Completion(request=body, started_at=utc_now())
+        completion = Completion(request=body, started_at=utc_now(), server=self.base_url)
         text = post(session, f"{self.base_url}/chat/completions", completion, self.timeout)
         if text is not None:
-            _parse(completion, text)
+            parse_completion(completion, text)
         return completion
 
 
-def _parse(completion: Completion, body: str) -> None:
+def parse_completion(completion: Completion, body: str) -> None:
     """Fill in the answer from a 200 body, or the error that explains why there is none."""
     try:
         data = json.loads(body)
@@ -186,7 +230,7 @@ def _parse(completion: Completion, body: str) -> None:
         completion.completion_tokens = usage.get("completion_tokens")
 
 
-def _server_message(body: str) -> str | None:
+def server_message(body: str) -> str | None:
     """The message in an OpenAI-style error body ({"error": {"message": …}}), else its start."""
     try:
         error = json.loads(body).get("error")
@@ -197,7 +241,7 @@ def _server_message(body: str) -> str | None:
     return str(error) if error else body.strip()[:200] or None
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
     try:
         return max(0.0, float(value)) if value else None
     except ValueError:

@@ -130,6 +130,9 @@ def embedded_server(
         params.cpuparams_batch.n_threads = threads
     params.ui = False  # no web UI to serve
     params.endpoint_slots = True  # GET /slots is the queue round trip of _await_main_loop
+    # GET /metrics: llama.cpp's own counts (tokens predicted), which benchmarks/bench_stream.py
+    # reads to see whether closing a stream stops the generation.
+    params.endpoint_metrics = True
     params.verbosity = LOG_VERBOSITY
 
     # `holder` keeps the only reference to the native server: xllamacpp has no stop method,

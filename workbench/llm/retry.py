@@ -1,13 +1,13 @@
-"""The two retry policies of a run, declared with tenacity.
+"""The transport retry policy of a run, declared with tenacity.
 
-- Transport: a request that got no usable answer (connection error, timeout, HTTP 429 or 5xx,
-  a body that is not the expected JSON) is sent again after an exponential, jittered wait, up
-  to --retries times. These failures never use up a paragraph's validation attempts.
-- Validation: a paragraph is asked for again at once, until it has the accepted answers its
-  recipe wants (--outputs) or has had all the validated answers the recipe allows
-  (--max-attempts per wanted output, across runs: a resumed paragraph gets only the rest).
+A request that got no usable answer (connection error, timeout, HTTP 429 or 5xx, a body that is
+not the expected JSON, an event stream cut short) is sent again after an exponential, jittered
+wait, never shorter than the server's Retry-After (up to MAX_BACKOFF), up to --retries times.
+These failures never use up a paragraph's validation attempts: asking a paragraph again after a
+rejected answer is the worker's own plain loop (engine/worker.py).
 
-Any other HTTP 4xx is not retried: it means the request itself is wrong (unknown model, bad key).
+Any other HTTP 4xx is not retried: it means the request itself is wrong (unknown model, bad key);
+nor is a request the HTTP client cannot even send (an invalid URL or header, a redirect loop).
 """
 
 from __future__ import annotations
@@ -20,20 +20,15 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception_type,
-    retry_if_result,
     stop_after_attempt,
     stop_when_event_set,
     wait_exponential,
-    wait_none,
     wait_random,
 )
+from tenacity.wait import wait_base
 
-from workbench.llm.client import Call
-
-DEFAULT_RETRIES = 8  # with the default backoff: about 4 minutes of a dead server before giving up
-DEFAULT_BACKOFF = 1.0  # seconds before the first retry; doubles each time
-MAX_BACKOFF = 60.0
-
+from workbench.llm.client import UNSENDABLE, Call
+from workbench.llm.defaults import DEFAULT_BACKOFF, DEFAULT_RETRIES, MAX_BACKOFF
 
 R = TypeVar("R", bound=Call)
 
@@ -51,15 +46,19 @@ class TransientFailure(Exception):
 
 
 class RequestRefused(Exception):
-    """The server refused the request itself (HTTP 4xx other than 429): asking again won't help."""
+    """The server refused the request itself (HTTP 4xx other than 429), or it could not be sent
+    at all: asking again won't help."""
 
     def __init__(self, reply: Call) -> None:
-        super().__init__(f"HTTP {reply.http_status}: {reply.error_detail}")
+        what = f"HTTP {reply.http_status}" if reply.http_status is not None else reply.error
+        super().__init__(f"{what}: {reply.error_detail}")
         self.reply = reply
 
 
 def is_transient(reply: Call) -> bool:
     """Whether a failed request may succeed if sent again."""
+    if reply.error in UNSENDABLE:
+        return False  # the client could not send it: it never will
     status = reply.http_status
     if status is None or status == 200:
         return True  # connection error, timeout, or a 200 with a body we could not use
@@ -86,16 +85,29 @@ class wait_server_hint(wait_exponential):
         return wait
 
 
+class wait_unless_ready(wait_base):
+    """No wait when `ready()` says another server can take the request now; else `then`."""
+
+    def __init__(self, ready: Callable[[], bool], then: wait_base) -> None:
+        self.ready, self.then = ready, then
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        return 0.0 if self.ready() else float(self.then(retry_state))
+
+
 def transport_policy(
     retries: int = DEFAULT_RETRIES,
     backoff: float = DEFAULT_BACKOFF,
     *,
     stop: threading.Event | None = None,
     sleep: Callable[[float], Any] | None = None,
+    ready: Callable[[], bool] | None = None,
 ) -> Retrying:
     """Retry TransientFailure `retries` times with jittered exponential waits; re-raise at the end.
 
     Waits sleep on the stop event, so Ctrl-C or a fatal error elsewhere ends them at once.
+    `ready`: whether another server could take the request at once (then it is sent again
+    without waiting; the try still counts).
     """
     stop = stop or threading.Event()
     event = stop
@@ -103,26 +115,13 @@ def transport_policy(
     def sleep_on_stop(seconds: float) -> None:
         event.wait(seconds)
 
+    wait: wait_base = wait_server_hint(multiplier=backoff, max=MAX_BACKOFF) + wait_random(
+        0, backoff
+    )
     return Retrying(
         stop=stop_after_attempt(retries + 1) | stop_when_event_set(stop),
-        wait=wait_server_hint(multiplier=backoff, max=MAX_BACKOFF) + wait_random(0, backoff),
+        wait=wait_unless_ready(ready, wait) if ready else wait,
         retry=retry_if_exception_type(TransientFailure),
         sleep=sleep or sleep_on_stop,
         reraise=True,
-    )
-
-
-def validation_policy(attempts: int, *, stop: threading.Event | None = None) -> Retrying:
-    """Ask again at once until the wrapped call says the paragraph is done, `attempts` times at
-    most: it returns True when the paragraph has the answers it wants (or no attempts left).
-
-    At the end the last result is returned rather than raised: a paragraph that used up its
-    attempts is an outcome, not an error.
-    """
-    stop = stop or threading.Event()
-    return Retrying(
-        stop=stop_after_attempt(attempts) | stop_when_event_set(stop),
-        wait=wait_none(),
-        retry=retry_if_result(lambda done: not done),
-        retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
     )

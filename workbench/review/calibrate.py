@@ -32,12 +32,10 @@ from workbench.judge import meaning
 from workbench.judge.rejudge import RulesSettled, settle_rules
 from workbench.judge.settings import MAX_RATIO_LIMIT, Rules
 from workbench.judge.versions import job_rules
-from workbench.store.database import immediate
+from workbench.review.defaults import DEFAULT_MIN_REVIEWED
 from workbench.store.states import Outcome
+from workbench.store.transactions import transaction
 
-# Fewer reviewed answers than this, or fewer than a quarter of it of either verdict: the
-# suggestion is not to be trusted, nor applied.
-DEFAULT_MIN_REVIEWED = 20
 STEP = 0.01  # the grid suggestions are searched on
 
 
@@ -272,8 +270,8 @@ def apply(
 ) -> tuple[Calibration, RulesSettled]:
     """Calibrate, and make the suggestions resting on enough reviewed answers the job's rules:
     a new rules version, every stored answer judged again (as `workbench rules` does)."""
-    with immediate(db.conn):
-        calibration = calibrate(db, min_reviewed)
+    calibration = calibrate(db, min_reviewed)  # reads only; measures meaning before the lock
+    with transaction(db):
         close_dead_runs(db)  # a live run judges with the rules it started with
         wanted = Rules.from_json({**job_rules(db).rules.to_json(), **calibration.changes()})
         settled = settle_rules(db, wanted)

@@ -86,6 +86,18 @@ class RunLine:
 
 
 @dataclass(frozen=True)
+class ServerLine:
+    """The attempts one server answered (a run may have several servers; `batch #N` for the
+    results read from a batch file)."""
+
+    server: str
+    attempts: int
+    failed: int
+    completion_tokens: int
+    mean_latency_s: float  # of its answers, failures aside
+
+
+@dataclass(frozen=True)
 class SkippedParagraph:
     paragraph_id: int
     source: str
@@ -122,6 +134,7 @@ class Report:
     recipes: list[RecipeSummary]  # every recipe of the job
     # Answers a person reviewed, agreeing with the rules or overruling them, by rule.
     reviews: ReviewCounts
+    servers: list[ServerLine]  # the servers that answered, most attempts first
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -213,7 +226,24 @@ def report(
         skipped=skipped_paragraphs(db, rid, run_id, limit=skipped),
         recipes=recipe_summaries(db),
         reviews=review_counts(db, rid, run_id),
+        servers=servers(db, rid, run_id),
     )
+
+
+def servers(db: Database, recipe_id: int | None, run_id: int | None = None) -> list[ServerLine]:
+    """The attempts of a recipe (or a run) per server that answered, from the counts triggers
+    keep (server_tallies): how many, how many failed, tokens, mean latency."""
+    return [
+        ServerLine(server, attempts, failed, tokens, round(latency / max(attempts - failed, 1), 3))
+        for server, attempts, failed, tokens, latency in db.execute(
+            """
+            SELECT server, sum(attempts), sum(failed), sum(completion_tokens), sum(latency_s)
+            FROM server_tallies WHERE recipe_id IS ? AND (? IS NULL OR run_id = ?)
+            GROUP BY server ORDER BY 2 DESC, 1
+            """,
+            [recipe_id, run_id, run_id],
+        )
+    ]
 
 
 def checks(
@@ -393,6 +423,13 @@ def format_report(data: Report) -> str:
                 f"  #{run.id} {run.started_at[:19].replace('T', ' ')} {run.status:<11} "
                 f"{run.model}  {run.attempts:,} attempts ({run.accepted:,} accepted)"
                 + (f"  {run.message}" if run.message else "")
+            )
+    if data.servers:
+        lines.append("Servers")
+        for line in data.servers:
+            lines.append(
+                f"  {line.server}  {line.attempts:,} attempts ({line.failed:,} failed) · "
+                f"mean latency {line.mean_latency_s:.2f} s"
             )
     lines += _skipped_lines(data.skipped, p.skipped)
     return "\n".join(lines)

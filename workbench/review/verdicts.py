@@ -24,9 +24,9 @@ from workbench.engine.recipes import named_recipe
 from workbench.errors import SettingError, WorkbenchError
 from workbench.judge.rejudge import group_statuses
 from workbench.judge.rules import RULES
-from workbench.store.database import immediate
 from workbench.store.states import REJECTED_BY_HAND, Outcome, Status
 from workbench.store.times import utc_now
+from workbench.store.transactions import transaction
 
 # The measures a selection can hold in a range: the attempts columns the rules store.
 MEASURES = ("length_ratio", "similarity", "repetition", "meaning")
@@ -254,7 +254,7 @@ def review(
     """
     if isinstance(answers, Selection):
         answers.check()
-    with immediate(db.conn, commit=not dry_run):
+    with transaction(db, keep=not dry_run):
         if isinstance(answers, Selection):
             targets = _selected(db, answers)
         else:

@@ -50,7 +50,7 @@ class AttemptRow:
     paragraph_id: int
     recipe_id: int
     run_id: int
-    attempt_number: int
+    attempt_number: int | None  # None: the next free number of the paragraph and recipe
     sent: RequestRow
     answer: str | None
     cleaned: str | None  # the answer after the cleaners; None when failed
@@ -58,6 +58,7 @@ class AttemptRow:
     prompt_tokens: int | None
     completion_tokens: int | None
     verdict: VerdictRow
+    server: str | None = None  # the base URL that answered; `batch #N` for a batch's result
 
 
 @dataclass(frozen=True)
@@ -75,12 +76,25 @@ class CheckRow:
     completion_tokens: int | None
 
 
-INSERT_ATTEMPT_SQL = """
+# The columns after the number, as AttemptRow holds them.
+_ATTEMPT_COLUMNS = (
+    "started_at", "finished_at", "latency_s", "request", "http_status", "response", "answer",
+    "cleaned", "finish_reason", "prompt_tokens", "completion_tokens", "outcome", "reason",
+    "detail", "length_ratio", "similarity", "repetition", "meaning", "judge", "rules_id",
+    "server",
+)  # fmt: skip
+# The attempt number, when not given, is the next free one, read from the UNIQUE index in the
+# same statement: numbers come from the database, so two writers never collide on them.
+INSERT_ATTEMPT_SQL = f"""
 INSERT INTO attempts (
-    paragraph_id, recipe_id, run_id, attempt_number, started_at, finished_at, latency_s, request,
-    http_status, response, answer, cleaned, finish_reason, prompt_tokens, completion_tokens,
-    outcome, reason, detail, length_ratio, similarity, repetition, meaning, judge, rules_id
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    paragraph_id, recipe_id, run_id, attempt_number, {", ".join(_ATTEMPT_COLUMNS)}
+)
+VALUES (
+    :paragraph_id, :recipe_id, :run_id,
+    coalesce(:attempt_number, (SELECT coalesce(max(attempt_number), 0) + 1 FROM attempts
+                               WHERE paragraph_id = :paragraph_id AND recipe_id = :recipe_id)),
+    {", ".join(":" + column for column in _ATTEMPT_COLUMNS)}
+)
 """
 UPDATE_VERDICT_SQL = """
 UPDATE attempts SET outcome = ?, reason = ?, detail = ?, length_ratio = ?, similarity = ?,
@@ -97,13 +111,17 @@ INSERT INTO checks (
 
 def insert_attempt(db: Database, row: AttemptRow) -> int:
     """Store a finished attempt; returns its id."""
+    values = [
+        *astuple(row.sent), row.answer, row.cleaned, row.finish_reason, row.prompt_tokens,
+        row.completion_tokens, *astuple(row.verdict), row.server,
+    ]  # fmt: skip
     cursor = db.execute(
         INSERT_ATTEMPT_SQL,
-        [
-            row.paragraph_id, row.recipe_id, row.run_id, row.attempt_number, *astuple(row.sent),
-            row.answer, row.cleaned, row.finish_reason, row.prompt_tokens, row.completion_tokens,
-            *astuple(row.verdict),
-        ],
+        {
+            "paragraph_id": row.paragraph_id, "recipe_id": row.recipe_id, "run_id": row.run_id,
+            "attempt_number": row.attempt_number,
+            **dict(zip(_ATTEMPT_COLUMNS, values, strict=True)),
+        },
     )  # fmt: skip
     assert cursor.lastrowid is not None
     return cursor.lastrowid

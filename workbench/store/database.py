@@ -5,23 +5,25 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
 from sqlite_utils import Database
 
 from workbench.errors import DatabaseError, SchemaBehind
+from workbench.store.filesystems import network_file_system
 from workbench.store.migrations import MIGRATIONS, known_steps, schema_version
 from workbench.store.sql import sql_statements
 from workbench.store.times import utc_now
+from workbench.store.transactions import is_locked, transaction
 
 # PRAGMA application_id marks the file as ours ("WBnc"), as the SQLite docs recommend for
 # application file formats: an unrelated SQLite file is refused before anything is written.
 APPLICATION_ID = 0x57426E63
 SQLITE_HEADER = b"SQLite format 3\x00"
-DEFAULT_DB = "workbench.db"
-# How long a command waits for another process's write to finish before it gives up.
+
+# How long a command waits for another process's write to finish before it gives up (every write
+# transaction starts BEGIN IMMEDIATE, so this wait applies to it: store/transactions.py).
 BUSY_TIMEOUT_S = 10.0
 
 
@@ -29,11 +31,8 @@ def database_trouble(error: sqlite3.DatabaseError) -> str | None:
     """What an error SQLite raised says about the database file, for one line to the user; None
     when it is not the file's state but a bug of ours."""
     text = str(error)
-    if isinstance(error, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
-        return (
-            f"the database is locked: another process held it for over {BUSY_TIMEOUT_S:g} s; "
-            f"try again when it is done ({text})"
-        )
+    if is_locked(error):  # a write transaction says how long it waited (DatabaseLocked)
+        return f"another process is using the database ({text}); try again when it is done"
     if "disk is full" in text:
         return f"cannot write the database: {text}; what was committed is kept"
     if "malformed" in text or "not a database" in text:
@@ -61,7 +60,8 @@ def open_db(path: str | os.PathLike[str], *, create: bool = False) -> Database:
     path = Path(path)
     _check_file(path, may_be_missing=create)
     try:
-        db = Database(path)
+        # No sqlite-utils plugins: workbench uses none, and looking them up costs 15 ms a command.
+        db = Database(path, execute_plugins=False)
     except sqlite3.Error as e:  # e.g. its folder does not exist
         raise DatabaseError("cannot open {db} {path}: {e}", path=path, e=e) from None
     try:
@@ -79,6 +79,14 @@ def _check_file(path: Path, *, may_be_missing: bool = False) -> None:
     `may_be_missing`."""
     if path.is_dir():
         raise DatabaseError("{db} {path} is a folder, not a database file", path=path)
+    remote = network_file_system(path)
+    if remote is not None:
+        raise DatabaseError(
+            "{db} {path} is on a network file system ({kind}), where SQLite's locking cannot "
+            "be trusted and two processes could corrupt it: keep it on a local disk",
+            path=path,
+            kind=remote,
+        )
     exists = path.exists() and path.stat().st_size > 0
     if not exists and not may_be_missing:
         raise DatabaseError("no database at {path}: run `workbench ingest` first", path=path)
@@ -97,6 +105,8 @@ def _check_header(path: Path) -> None:
 
 
 def _prepare(db: Database, path: Path) -> None:
+    # First, so that every statement after it waits for another process's write lock.
+    db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
     application_id = db.execute("PRAGMA application_id").fetchone()[0]
     if application_id == 0 and not db.table_names():
         _tune(db)
@@ -131,13 +141,16 @@ def _check_ours(db: Database, path: Path) -> None:
 def _migrate(db: Database) -> None:
     """Apply the pending steps, with foreign keys off: a step that rebuilds a table drops the
     old one while other tables still point at it (SQLite's own procedure; each step checks
-    PRAGMA foreign_key_check before it commits)."""
-    db.execute("PRAGMA foreign_keys = OFF")
+    PRAGMA foreign_key_check before it commits). One transaction holds them all, so a second
+    process opening the file at the same moment waits, then finds nothing left to do."""
+    db.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: set before it
     try:
-        MIGRATIONS.apply(db)
+        with transaction(db):
+            if MIGRATIONS.pending(db):
+                MIGRATIONS.apply(db)
+                db.execute(f"PRAGMA user_version = {schema_version(db)}")
     finally:
         db.execute("PRAGMA foreign_keys = ON")
-    db.execute(f"PRAGMA user_version = {schema_version(db)}")
 
 
 def _tune(db: Database) -> None:
@@ -147,11 +160,12 @@ def _tune(db: Database) -> None:
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")
     db.execute("PRAGMA foreign_keys = ON")
-    db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
 
 
 def _create(db: Database) -> None:
-    with db.atomic():
+    with transaction(db):
+        if db.table_names():  # another process made it while this one waited for the lock
+            return
         for statement in sql_statements(schema_sql()):
             db.execute(statement)
         MIGRATIONS.ensure_migrations_table(db)
@@ -175,7 +189,7 @@ def open_db_readonly(path: str | os.PathLike[str]) -> Database:
     path = Path(path)
     _check_file(path)
     try:
-        db = Database(sqlite3.connect(readonly_uri(path), uri=True))
+        db = Database(sqlite3.connect(readonly_uri(path), uri=True), execute_plugins=False)
     except sqlite3.Error as e:
         raise DatabaseError("cannot open {db} {path}: {e}", path=path, e=e) from None
     try:
@@ -216,25 +230,3 @@ def writable(path: str | os.PathLike[str]) -> bool:
     """Whether this process may write the database file and create its journal beside it."""
     path = Path(path)
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
-
-
-@contextlib.contextmanager
-def immediate(conn: sqlite3.Connection, *, commit: bool = True) -> Iterator[None]:
-    """One write transaction that takes the write lock as it begins (BEGIN IMMEDIATE).
-
-    A deferred transaction that reads first and writes later fails at its first write when
-    another process (a `run`) wrote in between, busy timeout or not; an immediate one waits for
-    the lock, up to the busy timeout, before it reads, so what it reads is what it writes on.
-    Rolled back on any error, and when `commit` is false (a dry run).
-    """
-    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.rollback()
-        raise
-    if commit:
-        conn.commit()
-    else:
-        conn.rollback()

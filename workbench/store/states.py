@@ -50,3 +50,10 @@ class CheckKind(Word):
 
     JUDGE = "judge"
     EMBEDDINGS = "embeddings"
+
+
+class FinishReason(Word):
+    """The finish reason (attempts.finish_reason) workbench itself writes; the others ("stop",
+    "length", …) are the server's own words, kept as they came."""
+
+    ABORTED = "aborted"  # the run stopped reading a streamed answer: a rule had fired

@@ -23,6 +23,7 @@ from workbench.store.migrations import (
     m006_measures_and_checks,
     m007_search,
     m009_reviews,
+    m010_runners_servers_batches,
 )
 
 # In the order they apply; their names sort in the same order.
@@ -35,6 +36,7 @@ STEPS: tuple[ModuleType, ...] = (
     m006_measures_and_checks,
     m007_search,
     m009_reviews,
+    m010_runners_servers_batches,
 )
 
 MIGRATIONS = Migrations("workbench")

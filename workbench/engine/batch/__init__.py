@@ -1,0 +1,1 @@
+"""Batch files: pending requests as OpenAI Batch API JSONL, and their results read back."""
