@@ -131,7 +131,7 @@ CREATE TABLE runs (
     message    TEXT,              -- why it failed or stopped
     pid        INTEGER NOT NULL,  -- process that ran it: tells a live run from a killed one
     hostname   TEXT NOT NULL,
-    -- Added by migration m010 (hence last). When the run last said it was alive (every 15 s): a
+    -- Added by migration m009 (hence last). When the run last said it was alive (every 15 s): a
     -- run on another host whose heartbeat is older than a claim's lease is taken for dead.
     heartbeat_at TEXT
 );
@@ -182,8 +182,8 @@ CREATE TABLE attempts (
     repetition        REAL,              -- share of its 4-word sequences that recur, 0 to 1 (repetition)
     meaning           REAL,              -- meaning similarity to the original, -1 to 1 (meaning_drift)
     judge             TEXT CHECK (judge IN ('yes', 'no')),  -- what the judge answered, when asked
-    -- Added by migration m010: the base URL of the server that answered (a run may have several),
-    -- or `batch #N` for an answer read from batch results; NULL before m010 (the run's base_url).
+    -- Added by migration m009: the base URL of the server that answered (a run may have several),
+    -- or `batch #N` for an answer read from batch results; NULL before m009 (the run's base_url).
     server            TEXT,
     UNIQUE (paragraph_id, recipe_id, attempt_number),
     CHECK ((outcome = 'failed') = (rules_id IS NULL))
@@ -551,7 +551,7 @@ END;
 
 -- The attempts of each recipe and run per server that answered them, counted, with their tokens
 -- and latency: `report`'s lines per server. Kept by the triggers below; an attempt stored before
--- m010 counts under its run's base_url.
+-- m009 counts under its run's base_url.
 CREATE TABLE server_tallies (
     recipe_id         INTEGER NOT NULL REFERENCES recipes(id),
     run_id            INTEGER NOT NULL REFERENCES runs(id),
@@ -664,7 +664,7 @@ WHERE p.filtered = 0;
 -- verdicts): an answer a person accepted is a pair, one they rejected is not, and a repaired
 -- answer is paired as repaired. `export`
 -- writes these; the columns after attempt_number (added by migration m005) say where the
--- paragraph is in its book, for export's filters and metadata; `reviewer` (m009) who accepted
+-- paragraph is in its book, for export's filters and metadata; `reviewer` (m008) who accepted
 -- it by hand.
 CREATE VIEW pairs AS
 SELECT

@@ -121,9 +121,14 @@ def fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
+def number(threshold: float) -> str:
+    """A threshold as chosen (to 4 decimals: the candidates are the scores themselves)."""
+    return f"{threshold:.4f}".rstrip("0").rstrip(".")
+
+
 def row(name: str, threshold: float, m: Measured) -> str:
     return (
-        f"| {name} | {threshold:.2f} | {fmt(m.precision)} | {fmt(m.kept)} "
+        f"| {name} | {number(threshold)} | {fmt(m.precision)} | {fmt(m.kept)} "
         f"({m.good_accepted} of {m.good}) | {fmt(m.bad_rejected)} ({m.bad_accepted} of {m.bad} "
         f"through) | {'yes' if m.meets_goal else 'no'} |"
     )
@@ -205,8 +210,8 @@ def report(judged: Judged, books: Sequence[str]) -> tuple[str, dict[str, float]]
         defaults[measure] = threshold
         say("")
         say(
-            f"Chosen on all the books: **{threshold:.2f}**. At it, on each book (in-sample: this "
-            "threshold saw these answers):"
+            f"Chosen on all the books: **{number(threshold)}**. At it, on each book (in-sample: "
+            "this threshold saw these answers):"
         )
         say("")
         say(HEAD)
@@ -217,22 +222,27 @@ def report(judged: Judged, books: Sequence[str]) -> tuple[str, dict[str, float]]
         say("")
         stored = MIN_MEANING.get(measure, threshold)
         say(
-            f"At the threshold a job stores for this model, {stored:.2f}, on the free "
-            "paraphrases alone (the rewrites a strong model writes):"
+            f"At the threshold a job stores for this model, {number(stored)}, on each book, "
+            "all together (in-sample too), and on the free paraphrases alone (the rewrites a "
+            "strong model writes):"
         )
         say("")
         say(HEAD)
         for book in books:
+            say(row(SHORT[book], stored, judged.measure(measure, stored, judged.indices([book]))))
+        say(row("all", stored, judged.measure(measure, stored, judged.indices(books))))
+        for book in books:
             free = [k for k in judged.indices([book]) if items[k].style != "light"]
-            say(row(SHORT[book], stored, judged.measure(measure, stored, free)))
+            say(row(f"{SHORT[book]}, free paraphrases", stored,
+                    judged.measure(measure, stored, free)))  # fmt: skip
         say("")
         say("The drifts that keep the words, at that threshold (with the good paraphrases):")
         say("")
         say(HEAD)
         for book in books:
             if any(items[k].kind for k in judged.indices([book], drifts=True)):
-                m = judged.measure(measure, threshold, judged.indices([book], drifts=True))
-                say(row(SHORT[book], threshold, m))
+                m = judged.measure(measure, stored, judged.indices([book], drifts=True))
+                say(row(SHORT[book], stored, m))
     return "\n".join(out), defaults
 
 

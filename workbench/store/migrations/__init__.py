@@ -22,8 +22,8 @@ from workbench.store.migrations import (
     m005_pairs_with_sections,
     m006_measures_and_checks,
     m007_search,
-    m009_reviews,
-    m010_runners_servers_batches,
+    m008_reviews,
+    m009_runners_servers_batches,
 )
 
 # In the order they apply; their names sort in the same order.
@@ -35,8 +35,8 @@ STEPS: tuple[ModuleType, ...] = (
     m005_pairs_with_sections,
     m006_measures_and_checks,
     m007_search,
-    m009_reviews,
-    m010_runners_servers_batches,
+    m008_reviews,
+    m009_runners_servers_batches,
 )
 
 MIGRATIONS = Migrations("workbench")

@@ -1,4 +1,4 @@
-"""Step m010: runners side by side (claims with a lease), many servers, batch files."""
+"""Step m009: runners side by side (claims with a lease), many servers, batch files."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Step m009: verdicts given by hand (table reviews), and counts and pairs by verdict in force."""
+"""Step m008: verdicts given by hand (table reviews), and counts and pairs by verdict in force."""
 
 from __future__ import annotations
 
