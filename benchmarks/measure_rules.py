@@ -370,8 +370,12 @@ def report(books: Iterable[str] | None = None) -> str:
     say("")
 
     by_group = groups(items)
-    for title, scores in (("MiniLM", ctx.meaning), ("WordLlama", ctx.wordllama)):
-        say(f"**Meaning similarity** ({title}, cosine of original and answer)")
+    titles = (
+        ("MiniLM, the check's measure: paragraphs and the original's sentences", ctx.meaning),
+        ("WordLlama, cosine of original and answer", ctx.wordllama),
+    )
+    for title, scores in titles:
+        say(f"**Meaning similarity** ({title})")
         say("")
         say("| answers | n | min | p10 | median | p90 | max |")
         say("|---|---|---|---|---|---|---|")
