@@ -1,12 +1,13 @@
 """What the meaning check costs a run: its own cost per attempt with it on and off.
 
-    python benchmarks/bench_meaning.py BOOK.txt [--paragraphs 200] [--slots 4] [--latency 0.1]
+    python benchmarks/bench_meaning.py BOOK.txt [--paragraphs 100] [--slots 4] [--latency 1]
 
 `workbench run` as a subprocess (start-up included) against the fake server, whose answers pass
 every rule, so every answer is measured: the worst case. Three ways, in one run on this machine:
 the meaning rule off, on with WordLlama, on with MiniLM (the default). For each: the tool's own
 cost per attempt against a zero-latency server, and the share of a server's capacity used when
-it answers in `--latency` seconds with `--slots` slots (a fast server: LM Studio takes seconds).
+it answers in `--latency` seconds with `--slots` slots: by default four answers a second, a
+fast local server for paragraphs of this length (LM Studio with a 7B model takes seconds each).
 Only ratios and per-attempt costs are printed as results: absolute times here are noisy.
 """
 
@@ -58,9 +59,9 @@ def timed_run(paragraphs: list[str], slots: int, latency: float, options: list[s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("book", type=Path)
-    parser.add_argument("--paragraphs", type=int, default=200)
+    parser.add_argument("--paragraphs", type=int, default=100)
     parser.add_argument("--slots", type=int, default=4)
-    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--latency", type=float, default=1.0)
     args = parser.parse_args()
     paragraphs = paragraphs_of(args.book, args.paragraphs)
     n, k, latency = len(paragraphs), args.slots, args.latency

@@ -297,6 +297,20 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             reply = server._next_reply(body)
             if server._slots:
                 server._slots.acquire()
+            ended = False
+
+            def end() -> None:
+                """The answer is generated: its slot is free before its last bytes are sent, as
+                a real server's is, or a client that reads them and asks at once would seem to
+                have one request too many in flight."""
+                nonlocal ended
+                if not ended:
+                    ended = True
+                    with server._lock:
+                        server.in_flight -= 1
+                    if server._slots:
+                        server._slots.release()
+
             try:
                 with server._lock:
                     server.in_flight += 1
@@ -314,17 +328,15 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
                     self.close_connection = True
                     return
                 if streamed:
-                    self._stream(body, reply)
+                    self._stream(body, reply, end)
                     return
                 text = reply.body if reply.body is not None else completion_body(body, reply)
+                end()
                 self._send(reply.status, text, reply.headers)
             finally:
-                with server._lock:
-                    server.in_flight -= 1
-                if server._slots:
-                    server._slots.release()
+                end()
 
-        def _stream(self, body: dict[str, Any], reply: Reply) -> None:
+        def _stream(self, body: dict[str, Any], reply: Reply, end: Callable[[], None]) -> None:
             """The answer as server-sent events over chunked encoding: a role event, a piece a
             word (with the space before it), the finish reason, the usage, [DONE]."""
             content = (
@@ -377,6 +389,7 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
                         "total_tokens": prompt + len(pieces),
                     }  # fmt: skip
                     event({**chunk({}), "choices": [], "usage": usage})
+                end()
                 event("[DONE]")
                 self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()

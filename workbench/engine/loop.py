@@ -59,6 +59,15 @@ from workbench.store.transactions import transaction
 OnEvent = Callable[[AttemptEvent | CheckedEvent], None]
 
 
+def workers_for(requests: int) -> int:
+    """Two workers for each request the servers take at once (the pool's leases hold that
+    limit): while one judges the answer it got (MiniLM's meaning takes tens of milliseconds),
+    the other already has its request out, so our own checks do not leave a server idle. One
+    request at a time stays one paragraph at a time, in source order, as a user asking for it
+    expects."""
+    return requests if requests == 1 else 2 * requests
+
+
 @dataclass
 class RunSummary:
     """What a run did, for the caller to show; `run_id` None: nothing to do, no run started."""
@@ -199,7 +208,7 @@ def work(
     on_event: OnEvent | None = None,
     on_notice: Callable[[str], None] | None = None,
 ) -> RunSummary:
-    """Work the run to its end with a worker per request its servers take at once; close it
+    """Work the run to its end with the workers its servers' requests at once need; close it
     and say what it did.
 
     `on_started` is called once the workers have started. Raises ServerRefused or
@@ -208,7 +217,7 @@ def work(
     todo: queue.Queue[WorkItem | None] = queue.Queue()
     events: queue.Queue[Event] = queue.Queue()
     slot.pool.notify = lambda line: events.put(Notice(line))  # said by the writer, in order
-    concurrency = slot.pool.concurrency
+    concurrency = workers_for(slot.pool.concurrency)
     for item in first:
         todo.put(item)
     workers = [
@@ -382,4 +391,6 @@ def ctrl_c_sets(flags: Flags) -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        # Pressed already, the command is on its way out: a later press, with the default
+        # handler back, would cut its goodbye short (or the run's close, in a caller's code).
+        signal.signal(signal.SIGINT, signal.SIG_IGN if flags.interrupted.is_set() else previous)

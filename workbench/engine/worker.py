@@ -182,6 +182,8 @@ def work_paragraph(
                           checker.take_calls(), settled))  # fmt: skip
     previous = item.previous  # the last rejected answer, for the retry's temperature and feedback
     rng = random.Random()
+    if recipe.status(len(accepted), rejected) == Status.PENDING:
+        checker.prefetch(item.text, rules)  # measured while the request is out, not after
     while recipe.status(len(accepted), rejected) == Status.PENDING:
         body = recipe.request_body(
             item.text, item.word_count, max_ratio=rules.max_ratio, previous=previous, rng=rng

@@ -50,6 +50,14 @@ class OfflineChecker:
     def judge(self, original: str, answer: str, rules: Rules) -> str:
         raise NeedsCheck("judge")
 
+    def prefetch(self, original: str, rules: Rules) -> None:
+        """Start measuring the original now, in the background, when the rules will measure its
+        answers' meaning offline: a run calls this as it asks for an answer."""
+        if rules.on("meaning_drift") and not rules.embeddings_model:
+            from workbench.judge import meaning
+
+            meaning.prefetch(rules.meaning_model, original)
+
     def prepare(self, rules: Rules) -> None:
         """Load now the meaning model `rules` will ask for: a command calls this before a
         transaction in which answers are judged, so that no write lock waits for a model."""

@@ -112,6 +112,9 @@ class ServerChecker:
         self.session.close()
         self.judge_session.close()
 
+    def prefetch(self, original: str, rules: Rules) -> None:
+        OFFLINE.prefetch(original, rules)  # a server's embeddings are asked with the answer
+
     def meaning(self, original: str, answer: str, rules: Rules) -> float:
         if not rules.embeddings_model:
             return OFFLINE.meaning(original, answer, rules)

@@ -6,6 +6,7 @@ happened, usable or not; deciding what to retry is the retry policies' job (llm/
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from workbench.errors import ServerUnreachable, SettingError
 from workbench.llm.defaults import (
@@ -145,6 +147,52 @@ def check_base_url(base_url: str, setting: str = "base_url") -> str:
     return base_url.rstrip("/")
 
 
+class StaleConnectionAdapter(HTTPAdapter):
+    """Sends a request once more, at once, when the kept-alive connection it went out on turns
+    out closed by the server without a word: a server may close a connection after an answer
+    (llama.cpp's does now and then, the fake's after a stream cut short) while we are already
+    reusing it, and that race is no failure of the server's. A fresh connection closed so, and
+    a second such close, are failures, for the run's retry policy."""
+
+    def send(  # the same parameters, passed on as they come
+        self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        reusing = self._idle_connection(request, kwargs)
+        try:
+            return super().send(request, *args, **kwargs)
+        except requests.ConnectionError as e:
+            if not (reusing and _closed_unanswered(e)):
+                raise  # a fresh connection closed unanswered is the server's doing
+        return super().send(request, *args, **kwargs)
+
+    def _idle_connection(self, request: requests.PreparedRequest, sending: dict[str, Any]) -> bool:
+        """Whether a kept-alive connection waits in the pool `request` will go out from (a
+        session is one thread's, so the request will go out on it)."""
+        try:
+            pool = self.get_connection_with_tls_context(
+                request, sending.get("verify", True), sending.get("proxies"), sending.get("cert")
+            )
+        except (ValueError, LookupError, requests.RequestException):  # the send will say why
+            return False
+        idle = getattr(pool, "pool", None)
+        return idle is not None and any(conn is not None for conn in list(idle.queue))
+
+
+def _closed_unanswered(error: BaseException) -> bool:
+    """Whether the server closed the connection before any response (the status line)."""
+    seen: set[int] = set()
+    pending: list[object] = [error]
+    while pending:
+        found = pending.pop()
+        if id(found) in seen or not isinstance(found, BaseException):
+            continue
+        seen.add(id(found))
+        if isinstance(found, http.client.RemoteDisconnected):
+            return True
+        pending.extend([*found.args, found.__cause__, found.__context__])
+    return False
+
+
 class Server:
     """An OpenAI-compatible server at `base_url` (which ends in /v1 for most servers)."""
 
@@ -158,6 +206,8 @@ class Server:
     def session(self) -> requests.Session:
         """A keep-alive session carrying the key; one per worker thread."""
         session = requests.Session()
+        session.mount("http://", StaleConnectionAdapter())
+        session.mount("https://", StaleConnectionAdapter())
         if self._api_key:
             session.headers["Authorization"] = f"Bearer {self._api_key}"
         return session
