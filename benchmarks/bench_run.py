@@ -1,6 +1,6 @@
 """`make bench`: how much of its servers' capacity `workbench run` uses, and what it costs itself.
 
-    python benchmarks/bench_run.py [BOOK] [--seconds 8] [--latency 0.25]
+    python benchmarks/bench_run.py [BOOK] [--seconds 8] [--latency 0.25] [--meaning]
 
 Against the project's fake server (tests/fakeserver.py, a real HTTP server on 127.0.0.1) serving
 N requests at once, each answer taking --latency seconds, so its capacity is N / latency answers a
@@ -14,7 +14,10 @@ streamed (the default). We print:
 - two servers of different speeds (`--base-url URL#N` each): steady state over their summed
   capacity, and each one's share of the requests.
 Paragraphs are the BOOK's (default: twelve-word ones made up); the fake's answer is the paragraph's
-words reversed. The machine's other load moves these numbers: they are printed as measured.
+words rotated, which passes every rule. The meaning check is off unless --meaning: this measures
+the run's own machinery; what MiniLM adds, tens of milliseconds an answer on 2 cores, is
+bench_meaning.py's to measure. The machine's other load moves these numbers: they are printed as
+measured.
 """
 
 from __future__ import annotations
@@ -47,11 +50,18 @@ def paragraphs_of(book: Path | None, count: int) -> list[str]:
 
 
 def job(folder: Path, paragraphs: list[str]) -> Path:
-    """A database with these paragraphs ingested, made once and copied for each run."""
+    """A database with these paragraphs ingested, made once and copied for each run; its rules
+    without the meaning check unless --meaning (bench_meaning.py measures what that costs)."""
     source, db = folder / "book.txt", folder / "base.db"
     source.write_text("\n\n".join(paragraphs), encoding="utf-8")
     subprocess.run([*WB, "ingest", str(source), "--db", str(db)], check=True, capture_output=True)
+    if not MEANING:
+        subprocess.run([*WB, "rules", "--disable-rule", "meaning_drift", "--db", str(db)],
+                       check=True, capture_output=True)  # fmt: skip
     return db
+
+
+MEANING = False  # whether the jobs keep the default meaning check (MiniLM); set by --meaning
 
 
 def fresh(base: Path, name: str) -> Path:
@@ -144,7 +154,11 @@ def main() -> None:
     parser.add_argument("book", type=Path, nargs="?")
     parser.add_argument("--seconds", type=float, default=8.0, help="ideal length of each run")
     parser.add_argument("--latency", type=float, default=0.25)
+    parser.add_argument("--meaning", action="store_true", help="keep the meaning check on")
     args = parser.parse_args()
+    global MEANING
+    MEANING = args.meaning
+    print(f"meaning check: {'on (MiniLM)' if MEANING else 'off (bench_meaning.py measures it)'}")
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         print(f"fixed cost (medians): workbench --version {version_time():.3f} s", flush=True)

@@ -36,33 +36,28 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import measure_rules  # noqa: E402
+import labelled  # noqa: E402
 
 from tests.fakeserver import FakeServer, Reply  # noqa: E402
 
 WB = [sys.executable, "-m", "workbench"]
-SETS = {  # answers file → the text its rows point into
-    "goblin-answers.jsonl": measure_rules.DEFAULT_NOVEL,
-    "pride-answers.jsonl": measure_rules.DEFAULT_NOVEL.with_name("pride-and-prejudice.txt"),
-    "night-side-answers.jsonl": ROOT / "samples" / "night-side.txt",
-}
+ANSWERS = (  # the real answers labelled by hand; each row names its paragraph
+    "smollm2-answers.jsonl",
+    "goblin-answers.jsonl",
+    "pride-answers.jsonl",
+    "night-side-answers.jsonl",
+)
 
 
 def real_answers() -> dict[str, list[tuple[str, str]]]:
-    """Paragraph → its real answers (text, finish reason), in the order they were collected."""
+    """Paragraph → its real answers (text, finish reason), in the order they were collected;
+    the answers to a book not on this machine are left out."""
     found: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for row in measure_rules.read_jsonl(measure_rules.DATA / "smollm2-answers.jsonl"):
-        found[row["original"]].append((row["answer"], row["finish_reason"]))
-    for name, source in SETS.items():
-        if not source.is_file():
-            continue
-        paragraphs = {source.name: measure_rules.notebook_paragraphs(source)}
-        for row in measure_rules.read_jsonl(measure_rules.DATA / name):
-            try:
-                original = measure_rules.paragraph_text(paragraphs, row)
-            except (KeyError, IndexError, ValueError):
-                continue
-            found[original].append((row["answer"], row["finish_reason"]))
+    for name in ANSWERS:
+        for row in labelled.read_jsonl(labelled.DATA / name):
+            original = labelled.original_of(row)
+            if original is not None:
+                found[original].append((row["answer"], row["finish_reason"]))
     return dict(found)
 
 
