@@ -3,6 +3,8 @@ for, and the answers of threads that ask at once measured in one batch."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +13,7 @@ import pytest
 
 from tests.conftest import ingest_paragraphs, run_against
 from tests.fakeserver import FakeServer
-from workbench.judge import meaning, minilm
+from workbench.judge import meaning, meaning_threads, minilm
 from workbench.judge.sentences import sentences
 from workbench.judge.vectors import MeaningUnavailable
 
@@ -104,7 +106,7 @@ def test_answers_asked_at_once_are_measured_together(monkeypatch):
         batches.append(len(asked))
         if len(batches) == 1:  # the first asker measures alone while the others queue
             deadline = time.monotonic() + 10
-            while len(meaning._asked) < len(pairs) - 1 and time.monotonic() < deadline:
+            while len(meaning_threads._asked) < len(pairs) - 1 and time.monotonic() < deadline:
                 time.sleep(0.005)
         return measure(asked)
 
@@ -123,7 +125,7 @@ def test_a_failure_reaches_every_thread_that_asked_and_the_next_ask_works(monkey
     def failing(asked):
         calls.append(len(asked))
         deadline = time.monotonic() + 10
-        while len(calls) == 1 and len(meaning._asked) < 2 and time.monotonic() < deadline:
+        while len(calls) == 1 and len(meaning_threads._asked) < 2 and time.monotonic() < deadline:
             time.sleep(0.005)
         raise MeaningUnavailable("the meaning model is missing")
 
@@ -188,3 +190,24 @@ def test_a_server_slot_is_not_idle_while_an_answer_is_judged(cli, tmp_path, monk
     assert len(in_flight_while_judging) == 8
     assert max(in_flight_while_judging) == 2  # both requests out while an answer is judged
     assert fake.max_in_flight == 2
+
+
+def test_the_process_exits_only_once_the_measures_under_way_are_done(tmp_path):
+    """A daemon thread cut off inside the encoder can abort the process: the exit waits."""
+    done = tmp_path / "done"
+    script = f"""
+import threading, time
+from pathlib import Path
+from workbench.judge import meaning_threads
+
+def slow(pairs):
+    time.sleep(0.5)
+    Path({str(done)!r}).write_text("measured")
+    return [0.0] * len(pairs)
+
+threading.Thread(target=meaning_threads.together, args=([("a", "b")], slow), daemon=True).start()
+time.sleep(0.1)  # the measure is under way; the main thread ends
+"""
+    ended = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert ended.returncode == 0, ended.stderr
+    assert done.read_text() == "measured"

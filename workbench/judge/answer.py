@@ -53,7 +53,7 @@ class OfflineChecker:
     def prefetch(self, original: str, rules: Rules) -> None:
         """Start measuring the original now, in the background, when the rules will measure its
         answers' meaning offline: a run calls this as it asks for an answer."""
-        if rules.on("meaning_drift") and not rules.embeddings_model:
+        if _measures_offline(rules):
             from workbench.judge import meaning
 
             meaning.prefetch(rules.meaning_model, original)
@@ -61,10 +61,15 @@ class OfflineChecker:
     def prepare(self, rules: Rules) -> None:
         """Load now the meaning model `rules` will ask for: a command calls this before a
         transaction in which answers are judged, so that no write lock waits for a model."""
-        if rules.on("meaning_drift") and not rules.embeddings_model:
+        if _measures_offline(rules):
             from workbench.judge import meaning
 
             meaning.load(rules.meaning_model)
+
+
+def _measures_offline(rules: Rules) -> bool:
+    """Whether `rules` measure meaning with a model in this process."""
+    return rules.on("meaning_drift") and not rules.embeddings_model
 
 
 OFFLINE = OfflineChecker()

@@ -22,11 +22,7 @@ that goes through checks.py, not here.
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Literal
 
 from workbench.judge.sentences import sentences
@@ -53,116 +49,19 @@ def similarities(model: str, pairs: Sequence[tuple[str, str]]) -> list[float]:
 
 def prefetch(model: str, original: str) -> None:
     """Start embedding `original` and its sentences in the background, for a run to call while
-    the paragraph's answer is asked for: the CPU is idle then, and the answer's check, which
-    waits for it, then embeds the answer alone (about half of MiniLM's cost an answer). Nothing
-    for WordLlama, whose cost is a fraction of a millisecond."""
-    if model != "minilm" or not original.strip():
-        return
-    global _jobs
-    with _prefetch_lock:
-        if original in _prefetching:
-            return
-        if _jobs is None:  # one thread: it overlaps the requests, not the other checks
-            _jobs = queue.SimpleQueue()
-            # A daemon: a run that stops (Ctrl-C) must not wait for what it no longer needs.
-            threading.Thread(
-                target=_prefetch_loop, args=(_jobs,), name="meaning-prefetch", daemon=True
-            ).start()
-        future: Future[None] = Future()
-        _prefetching[original] = future
-        _jobs.put((original, future))
-    future.add_done_callback(lambda _: _forget(original, future))
+    the paragraph's answer is asked for (meaning_threads.py). Nothing for WordLlama, whose cost
+    is a fraction of a millisecond."""
+    if model == "minilm" and original.strip():
+        from workbench.judge import meaning_threads  # threads and futures: not at start-up
 
-
-_jobs: queue.SimpleQueue[tuple[str, Future[None]]] | None = None
-_prefetching: dict[str, Future[None]] = {}
-_prefetch_lock = threading.Lock()
-
-
-def _prefetch_loop(jobs: queue.SimpleQueue[tuple[str, Future[None]]]) -> None:
-    while True:
-        original, future = jobs.get()
-        if not future.set_running_or_notify_cancel():
-            continue  # taken back: its answer came first
-        try:
-            _embed_original(original)
-        except BaseException as e:  # the asker's own embedding raises it in its place
-            future.set_exception(e)
-        else:
-            future.set_result(None)
-
-
-def _embed_original(original: str) -> None:
-    from workbench.judge import minilm
-
-    texts = {original, *sentences(original)}
-    minilm.load_minilm().vectors(texts, kept=texts)
-
-
-def _forget(original: str, future: Future[None]) -> None:
-    with _prefetch_lock:
-        if _prefetching.get(original) is future:
-            del _prefetching[original]
-
-
-def _await_prefetched(originals: set[str]) -> None:
-    """Wait for the originals being embedded in the background, sooner than embedding them
-    again; one still queued there (the answer came first) is taken back and embedded with the
-    answer. A failure there is left to the caller's own embedding, which raises it in its place."""
-    with _prefetch_lock:
-        pending = [f for o in originals if (f := _prefetching.get(o)) is not None]
-    for future in pending:
-        if not future.cancel():  # already running: nearly done
-            future.exception()
-
-
-@dataclass(eq=False)
-class _Asked:
-    """One thread's pairs, waiting to be measured with the others'."""
-
-    pairs: Sequence[tuple[str, str]]
-    found: list[float] | None = None
-    error: BaseException | None = None
-    done: bool = False
-
-
-_asked: list[_Asked] = []
-_measuring = False
-_turn = threading.Condition()
+        meaning_threads.prefetch(original)
 
 
 def _minilm(pairs: Sequence[tuple[str, str]]) -> list[float]:
-    """MiniLM's meaning, the pairs of threads that ask at once measured together: a run's
-    answers often arrive together, and one batch of four costs far less than four of one. The
-    first to ask measures what is waiting; those who ask meanwhile wait, and the next batch is
-    theirs (one of them measures it)."""
-    global _measuring
-    mine = _Asked(pairs)
-    with _turn:
-        _asked.append(mine)
-        while not mine.done and _measuring:
-            _turn.wait()
-        if not mine.done:
-            _measuring, batch = True, list(_asked)
-            _asked.clear()
-    if not mine.done:
-        try:
-            found = _minilm_now([pair for asked in batch for pair in asked.pairs])
-            for asked in batch:
-                asked.found, found = found[: len(asked.pairs)], found[len(asked.pairs) :]
-        except BaseException as e:  # each asker raises it as its own
-            for asked in batch:
-                asked.error = e
-        finally:
-            with _turn:
-                _measuring = False
-                for asked in batch:
-                    asked.done = True
-                _turn.notify_all()
-    if mine.error is not None:
-        raise mine.error
-    assert mine.found is not None
-    return mine.found
+    """MiniLM's meaning, measured together with that of other threads asking at once."""
+    from workbench.judge import meaning_threads
+
+    return meaning_threads.together(pairs, _minilm_now)
 
 
 def _minilm_now(pairs: Sequence[tuple[str, str]]) -> list[float]:
@@ -170,11 +69,11 @@ def _minilm_now(pairs: Sequence[tuple[str, str]]) -> list[float]:
     coverage. Originals and their sentences stay embedded in the encoder's cache."""
     import numpy
 
-    from workbench.judge import minilm
+    from workbench.judge import meaning_threads, minilm
 
     split = {text: sentences(text) for pair in pairs for text in pair if text.strip()}
     originals = {o for o, a in pairs if o.strip() and a.strip()}
-    _await_prefetched(originals)
+    meaning_threads.await_prefetched(originals)
     kept = originals | {s for o in originals for s in split[o]}
     wanted = [t for pair in pairs for text in pair if text.strip() for t in (text, *split[text])]
     vectors = minilm.load_minilm().vectors(wanted, kept=kept)
